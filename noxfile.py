@@ -1,0 +1,59 @@
+"""The template's own sessions: `nox` lints and tests; `nox -s benchmark` prints timings."""
+
+import os
+import shutil
+import subprocess
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "tests"]
+
+
+def sync(session: nox.Session, group: str) -> None:
+    session.run_install(
+        "uv",
+        "sync",
+        "--no-default-groups",
+        f"--group={group}",
+        f"--python={session.virtualenv.location}",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff over the template's tooling (the generated studies are linted by the tests)."""
+    sync(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+def pyenv_pythons() -> dict[str, str]:
+    """Let uv find every Python that pyenv has installed, not only the active one.
+
+    The studies are generated for Python 3.10 to 3.13; uv looks for those
+    interpreters on PATH, where pyenv's shims answer only for the active version.
+    """
+    if "PYENV_VERSION" in os.environ or shutil.which("pyenv") is None:
+        return {}
+    versions = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True).stdout.split()
+    wanted = [v for v in versions if v.startswith(("3.10.", "3.11.", "3.12.", "3.13."))]
+    return {"PYENV_VERSION": ":".join(wanted)} if wanted else {}
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Generate studies over the question axes of copier.yml and run their own sessions."""
+    sync(session, "test")
+    env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons()}
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """From `copier copy` to a verified `nox -s reproduce`, and the overhead of reproduce."""
+    sync(session, "test")
+    env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons()}
+    session.run("python", "benchmarks/copy_to_reproduce.py", *session.posargs, env=env)

@@ -1,0 +1,1 @@
+"""A reproducible study: configs in conf/, pipeline in dvc.yaml, results in results/."""

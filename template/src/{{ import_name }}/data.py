@@ -1,0 +1,68 @@
+"""Loading, splitting and augmenting the prepared data set."""
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from .config import DataConfig
+
+
+class MissingDataError(RuntimeError):
+    """Raised when a data file the run needs is not on disk."""
+
+
+def load_prepared(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Return the features and labels written by the `prepare` stage."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingDataError(
+            f"{path} is missing. Restore it with `uv run dvc repro prepare` "
+            "(or `uv run dvc pull` to fetch it from the DVC remote)."
+        )
+    # allow_pickle=False: the file holds plain arrays, never Python objects.
+    with np.load(path, allow_pickle=False) as arrays:
+        return arrays["features"], arrays["labels"]
+
+
+def split(
+    features: np.ndarray, labels: np.ndarray, config: DataConfig, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified train/test split; a different seed draws a different split."""
+    train_x, test_x, train_y, test_y = train_test_split(
+        features,
+        labels,
+        test_size=config.test_fraction,
+        random_state=seed,
+        stratify=labels,
+    )
+    return train_x, test_x, train_y, test_y
+
+
+def shift(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Move every image down by `rows` and right by `cols` pixels (negative: up, left).
+
+    The pixels that move in from outside the image are blank (0): nothing wraps around.
+    """
+    shifted = np.roll(images, (rows, cols), axis=(1, 2))
+    if rows > 0:
+        shifted[:, :rows, :] = 0
+    elif rows < 0:
+        shifted[:, rows:, :] = 0
+    if cols > 0:
+        shifted[:, :, :cols] = 0
+    elif cols < 0:
+        shifted[:, :, cols:] = 0
+    return shifted
+
+
+def add_shifted_copies(
+    features: np.ndarray, labels: np.ndarray, image_shape: list[int], pixels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Append copies of every image shifted by `pixels` up, down, left and right."""
+    if pixels == 0:
+        return features, labels
+    images = features.reshape(-1, *image_shape)
+    moves = [(pixels, 0), (-pixels, 0), (0, pixels), (0, -pixels)]
+    copies = [features] + [shift(images, rows, cols).reshape(len(features), -1) for rows, cols in moves]
+    return np.concatenate(copies), np.tile(labels, len(copies))

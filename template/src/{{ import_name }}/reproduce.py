@@ -1,0 +1,164 @@
+"""Re-execute the recorded main result in a clean room and compare, metric by metric.
+
+`python -m <package>.reproduce` (what `nox -s reproduce` runs):
+1. clones the last commit into a temporary folder, so uncommitted edits cannot
+   leak in and nothing in the study (results, DVC cache) is touched;
+2. installs the committed lock file into a fresh environment there;
+3. restores the DVC-tracked inputs from this study's DVC cache or remote;
+4. runs the whole pipeline with `dvc repro --force` (a cache hit is not a
+   reproduction);
+5. compares the re-run's results/metrics.json with the committed one within
+   the tolerances in conf/study.yaml, prints the table, and exits 0 only if
+   every check passes.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .compare import compare, render
+from .study import load_study
+
+RESULT = "results/metrics.json"
+OUTER_ENVIRONMENT = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+
+
+class ReproduceError(RuntimeError):
+    """Something stops the reproduction before any comparison can be made."""
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def _git(root: Path, *args: str) -> str:
+    result = _run(["git", *args], root)
+    if result.returncode:
+        raise ReproduceError(f"`git {' '.join(args)}` failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def study_root() -> Path:
+    result = _run(["git", "rev-parse", "--show-toplevel"], Path.cwd())
+    if result.returncode:
+        raise ReproduceError(
+            "this folder is not in a git repository; reproduce checks the study's last commit."
+        )
+    return Path(result.stdout.strip())
+
+
+def recorded_result(root: Path, commit: str) -> dict:
+    result = _run(["git", "show", f"{commit}:{RESULT}"], root)
+    if result.returncode:
+        raise ReproduceError(
+            f"the last commit has no {RESULT}: record a result with `uv run dvc repro`, "
+            f"then commit results/ and dvc.lock."
+        )
+    return json.loads(result.stdout)
+
+
+def clean_env() -> dict[str, str]:
+    # The clone gets an environment of its own, not the one this process runs in.
+    env = {key: value for key, value in os.environ.items() if key not in OUTER_ENVIRONMENT}
+    # Hash randomisation is fixed before the interpreter starts, or not at all.
+    env.update(PYTHONHASHSEED="0", DVC_NO_ANALYTICS="1")
+    return env
+
+
+def restore_inputs(root: Path, clone: Path, env: dict[str, str]) -> None:
+    """Fetch the data tracked with `dvc add` (*.dvc files) into the clone."""
+    tracked = [line for line in _git(clone, "ls-files", "*.dvc").splitlines() if line]
+    if not tracked:
+        return
+    dvc = ["uv", "run", "--frozen", "--no-sync", "dvc"]
+    cache = _run([*dvc, "--cd", str(root), "cache", "dir"], clone, env).stdout.strip()
+    _run([*dvc, "remote", "add", "--local", "study-cache", cache], clone, env)
+    for remote in (["--remote", "study-cache"], []):
+        if _run([*dvc, "pull", *remote, *tracked], clone, env).returncode == 0:
+            return
+    raise ReproduceError(
+        f"the data tracked by {', '.join(tracked)} is neither in this study's DVC cache nor in its "
+        "DVC remote. Restore it in the study with `uv run dvc pull` (or re-create it and "
+        "`uv run dvc add` it), commit, and run reproduce again."
+    )
+
+
+def rerun(clone: Path, env: dict[str, str], log: Path) -> None:
+    steps = [
+        ["uv", "sync", "--frozen", "--no-default-groups", "--group", "pipeline"],
+        ["uv", "run", "--frozen", "--no-sync", "dvc", "repro", "--force"],
+    ]
+    with log.open("w") as output:
+        for step in steps:
+            if subprocess.run(step, cwd=clone, env=env, stdout=output, stderr=subprocess.STDOUT).returncode:
+                tail = "\n".join(log.read_text().splitlines()[-30:])
+                raise ReproduceError(f"`{' '.join(step)}` failed in the clean room:\n{tail}")
+
+
+def reproduce(root: Path, keep: bool = False) -> tuple[list, dict]:
+    if shutil.which("uv") is None:
+        raise ReproduceError("uv is not on PATH; install it with `pip install uv` (or see its docs).")
+    if not _run(["git", "rev-parse", "--verify", "--quiet", "HEAD"], root).stdout.strip():
+        raise ReproduceError("the study has no commit yet: commit it first (`git add -A && git commit`).")
+    commit = _git(root, "rev-parse", "--short", "HEAD").strip()
+    recorded = recorded_result(root, commit)
+    dirty = _git(root, "status", "--porcelain").splitlines()
+    if dirty:
+        print(f"note: {len(dirty)} uncommitted change(s) are not part of this check (commit {commit} is):")
+        for line in dirty[:10]:
+            print(f"  {line}")
+
+    workdir = Path(tempfile.mkdtemp(prefix="reproduce-"))
+    clone, env, started = workdir / "study", clean_env(), time.perf_counter()
+    try:
+        print(f"re-running commit {commit} in {clone} ...", flush=True)
+        _git(workdir, "clone", "--quiet", str(root), str(clone))
+        restore_inputs(root, clone, env)
+        rerun(clone, env, workdir / "pipeline.log")
+        reproduced = json.loads((clone / RESULT).read_text())
+        compute = json.loads((clone / "results/compute.json").read_text())
+        tolerances = load_study(clone / "conf").tolerance
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    checks = compare(recorded, reproduced, tolerances)
+    timing = {"commit": commit, "wall_seconds": round(time.perf_counter() - started, 3), **compute}
+    return checks, timing
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Re-execute the recorded main result and compare.")
+    parser.add_argument("--keep", action="store_true", help="keep the clean room for inspection")
+    parser.add_argument("--report", type=Path, help="also write the checks and timings as JSON here")
+    args = parser.parse_args(argv)
+    try:
+        checks, timing = reproduce(study_root(), keep=args.keep)
+    except ReproduceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(render(checks))
+    failed = [check for check in checks if not check.passed]
+    print(
+        f"\n{len(checks) - len(failed)} of {len(checks)} checks pass for commit {timing['commit']} "
+        f"({timing['runs']} runs, {timing['run_seconds']:.1f} s inside them, "
+        f"{timing['wall_seconds']:.1f} s in all)."
+    )
+    if args.report:
+        report = {"timing": timing, "failed": [check.name for check in failed], "checks": len(checks)}
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    if failed:
+        differences = (f"{c.name} recorded {c.recorded} reproduced {c.reproduced}" for c in failed)
+        print("NOT REPRODUCED: " + "; ".join(differences))
+        return 1
+    print("REPRODUCED: every recorded metric is within its tolerance.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Shared helpers: a clean git snapshot of the template, the question axes, study generation."""
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+QUESTIONS = {
+    name: spec
+    for name, spec in yaml.safe_load((REPO / "copier.yml").read_text()).items()
+    if not name.startswith("_")
+}
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.org",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.org",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def snapshot_template(dst: Path, tag: str) -> Path:
+    """Copy the template's files as they are in this working tree into a fresh, tagged git repo.
+
+    Studies are generated from such a snapshot, never from the checkout itself, so
+    the tests see uncommitted edits and depend on no tag of the checkout.
+    """
+    listed = git(REPO, "ls-files", "--cached", "--others", "--exclude-standard", "-z").split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dst / name)
+    commit_all(dst, f"template {tag}", init=True)
+    git(dst, "tag", tag)
+    return dst
+
+
+def commit_all(repo: Path, message: str, init: bool = False) -> None:
+    if init:
+        git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "--all")
+    git(
+        repo, "-c", "user.name=Template Tests", "-c", "user.email=tests@example.org", "commit", "-qm", message
+    )
+
+
+def axes() -> list[dict]:
+    """Answers that differ from the defaults in one question at a time, read from copier.yml.
+
+    Every choice of every multiple-choice question and both values of every
+    yes/no question appear at least once.
+    """
+    combos = [{}]
+    for name, spec in QUESTIONS.items():
+        if "choices" in spec:
+            values = spec["choices"].values() if isinstance(spec["choices"], dict) else spec["choices"]
+            combos += [{name: value} for value in values if value != spec.get("default")]
+        elif spec.get("type") == "bool":
+            combos.append({name: not spec["default"]})
+    return combos
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return snapshot_template(tmp_path_factory.mktemp("template"), "v0.0.0")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_environment(tmp_path_factory: pytest.TempPathFactory):
+    """Keep git identities, DVC remotes and telemetry of the tests away from the user's."""
+    patch = pytest.MonkeyPatch()
+    for key, value in GIT_IDENTITY.items():
+        patch.setenv(key, value)
+    patch.setenv("DVC_NO_ANALYTICS", "1")
+    patch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    patch.delenv("VIRTUAL_ENV", raising=False)
+    yield
+    patch.undo()
+
+
+@pytest.fixture
+def generate(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Generate a study with copier's Python API, as `copier copy --trust` would."""
+
+    def _generate(vcs_ref: str = "HEAD", src: Path | None = None, **answers) -> Path:
+        dst = tmp_path_factory.mktemp("study") / "study"
+        remote = tmp_path_factory.mktemp("dvc-remote")
+        data = {"dvc_remote": str(remote), **answers}
+        copier.run_copy(
+            str(src or template), dst, data=data, defaults=True, unsafe=True, vcs_ref=vcs_ref, quiet=True
+        )
+        return dst
+
+    return _generate
+
+
+def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run a command in a study, with no virtual environment of the tests leaking in."""
+    environment = {**os.environ, **env}
+    environment.pop("VIRTUAL_ENV", None)
+    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)

@@ -1,0 +1,140 @@
+"""Studies generated over every question axis: exact files, no Jinja left, lint clean."""
+
+import json
+import tomllib
+
+import pytest
+import yaml
+from conftest import axes, git, run
+
+STATIC = {
+    ".copier-answers.yml",
+    ".dvc/.gitignore",
+    ".dvc/config",
+    ".dvcignore",
+    ".gitignore",
+    ".pre-commit-config.yaml",
+    ".python-version",
+    "LICENSE",
+    "README.md",
+    "conf/augmentation/none.yaml",
+    "conf/augmentation/shifts.yaml",
+    "conf/config.yaml",
+    "conf/data/digits.yaml",
+    "conf/model/knn.yaml",
+    "conf/model/logistic_regression.yaml",
+    "conf/model/mlp.yaml",
+    "conf/preprocessing/none.yaml",
+    "conf/preprocessing/standard.yaml",
+    "conf/study.yaml",
+    "conf/variant/ablation/no_augmentation.yaml",
+    "conf/variant/ablation/no_standardization.yaml",
+    "conf/variant/ablation/no_weight_decay.yaml",
+    "conf/variant/baseline/knn.yaml",
+    "conf/variant/baseline/logistic_regression.yaml",
+    "conf/variant/proposed.yaml",
+    "dvc.yaml",
+    "noxfile.py",
+    "pyproject.toml",
+    "tests/conftest.py",
+    "tests/test_config.py",
+    "tests/test_experiment.py",
+    "tests/test_results.py",
+}
+MODULES = [
+    "__init__",
+    "aggregate",
+    "compare",
+    "config",
+    "data",
+    "experiment",
+    "fetch_demo_data",
+    "models",
+    "prepare",
+    "report",
+    "reproduce",
+    "run",
+    "study",
+]
+# What the first run adds to the first commit.
+RECORDED = {
+    "uv.lock",
+    "dvc.lock",
+    "data/.gitignore",
+    "data/raw.dvc",
+    "results/compute.json",
+    "results/metrics.json",
+    "results/runs.csv",
+}
+
+
+def expected_files(import_name: str, recorded: bool) -> set[str]:
+    package = {f"src/{import_name}/{module}.py" for module in MODULES}
+    return STATIC | package | (RECORDED if recorded else set())
+
+
+def label(answers: dict) -> str:
+    return ",".join(f"{key}={value}" for key, value in answers.items()) or "defaults"
+
+
+@pytest.fixture(scope="module", params=[a for a in axes() if a.get("record_first_result", True)], ids=label)
+def study(request, template, tmp_path_factory):
+    """One study per axis value, generated without its (slow) first run."""
+    import copier
+
+    dst = tmp_path_factory.mktemp("study") / "study"
+    data = {"dvc_remote": "~/dvc-storage/test", **request.param, "record_first_result": False}
+    copier.run_copy(str(template), dst, data=data, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
+    return dst, request.param
+
+
+def test_exact_file_set_in_the_first_commit(study):
+    folder, _ = study
+    assert set(git(folder, "ls-files").splitlines()) == expected_files("digits_study", recorded=False)
+    assert git(folder, "status", "--porcelain") == "", "the copy task commits every file it creates"
+
+
+def test_no_jinja_left_in_any_file_or_path(study):
+    folder, _ = study
+    for name in git(folder, "ls-files").splitlines():
+        text = (folder / name).read_text(encoding="utf-8")
+        for marker in ("{{", "{%", "{#"):
+            assert marker not in name, name
+            assert marker not in text, f"{marker} left in {name}"
+
+
+def test_config_files_parse(study):
+    folder, _ = study
+    pyproject = tomllib.loads((folder / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == ">=" + (folder / ".python-version").read_text().strip()
+    for path in [*folder.rglob("*.yaml"), folder / ".copier-answers.yml"]:
+        yaml.safe_load(path.read_text())
+    json.dumps(pyproject)
+
+
+def test_answers_reach_the_study(study):
+    folder, answers = study
+    recorded = yaml.safe_load((folder / ".copier-answers.yml").read_text())
+    for key, value in answers.items():
+        assert recorded[key] == value
+    license_text = (folder / "LICENSE").read_text()
+    assert recorded["author_name"] in license_text
+    assert {"MIT": "MIT License", "BSD-3-Clause": "BSD 3-Clause", "Apache-2.0": "Apache License"}[
+        recorded["license"]
+    ] in license_text
+    seeds = yaml.safe_load((folder / "conf/study.yaml").read_text())["seeds"]
+    assert seeds == list(range(recorded["n_seeds"]))
+
+
+def test_ruff_is_clean_and_the_formatter_changes_nothing(study):
+    folder, _ = study
+    check = run(["ruff", "check", "--no-cache", "."], folder)
+    assert check.returncode == 0, check.stdout
+    formatted = run(["ruff", "format", "--no-cache", "--check", "--diff", "."], folder)
+    assert formatted.returncode == 0, formatted.stdout
+
+
+def test_no_study_records_a_result_without_running(study):
+    folder, _ = study
+    assert not (folder / "results" / "metrics.json").exists()
+    assert "No result has been recorded yet" in (folder / "README.md").read_text()

@@ -1,0 +1,119 @@
+"""Generated studies run: their first result is recorded, and their own nox sessions pass.
+
+These are the slow tests: each study locks its environment, runs its pipeline
+once at copy time and again in `nox -s reproduce`.
+"""
+
+import json
+import shutil
+import sys
+
+import pytest
+from conftest import git, run
+from test_generate import expected_files
+
+pytestmark = pytest.mark.slow
+
+OTHER = {
+    "project_name": "Études de chiffres",
+    "import_name": "chiffres",
+    "author_name": "Zoë Ångström-Łukasiewicz",
+    "license": "Apache-2.0",
+    "python_version": "3.10",
+    "n_seeds": 3,
+}
+
+
+def nox(study, *args: str):
+    return run([sys.executable, "-m", "nox", "--no-color", *args], study, PYTHONHASHSEED="0")
+
+
+@pytest.fixture(scope="module", params=[{}, OTHER], ids=["defaults", "other-answers"])
+def study(request, template, tmp_path_factory):
+    import copier
+
+    dst = tmp_path_factory.mktemp("study") / "study"
+    data = {"dvc_remote": str(tmp_path_factory.mktemp("remote")), **request.param}
+    copier.run_copy(str(template), dst, data=data, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
+    return dst, request.param
+
+
+def test_the_first_commit_holds_the_recorded_result(study):
+    folder, answers = study
+    tracked = set(git(folder, "ls-files").splitlines())
+    assert tracked == expected_files(answers.get("import_name", "digits_study"), recorded=True)
+    assert git(folder, "status", "--porcelain") == ""
+    summary = json.loads((folder / "results/metrics.json").read_text())
+    assert len(summary) == 6, "proposed, two baselines and three ablations"
+    assert {stats["accuracy"]["n"] for stats in summary.values()} == {answers.get("n_seeds", 5)}
+    assert "| proposed |" in (folder / "README.md").read_text()
+
+
+def test_the_study_reproduces_right_after_copy(study):
+    folder, _ = study
+    result = nox(folder, "-s", "reproduce")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "REPRODUCED: every recorded metric is within its tolerance." in result.stdout
+    assert "metric  " in result.stdout and "verdict" in result.stdout
+    assert git(folder, "status", "--porcelain") == "", "reproduce must leave the working tree alone"
+
+
+def test_the_study_tests_pass(study):
+    folder, _ = study
+    result = nox(folder, "-s", "tests")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_lint_passes(study):
+    folder, answers = study
+    if answers:
+        pytest.skip("pre-commit hooks are the same for every answer; installed once, for the defaults")
+    result = nox(folder, "-s", "lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_hand_edited_result_fails_naming_the_metric(study):
+    folder, answers = study
+    if answers:
+        pytest.skip("one study is enough for this path")
+    recorded = folder / "results/metrics.json"
+    original = recorded.read_text()
+    summary = json.loads(original)
+    true_mean = summary["proposed"]["accuracy"]["mean"]
+    summary["proposed"]["accuracy"]["mean"] = 0.5
+    recorded.write_text(json.dumps(summary, indent=2) + "\n")
+    git(folder, "commit", "-qam", "a result typed in by hand")
+    try:
+        result = nox(folder, "-s", "reproduce")
+    finally:
+        git(folder, "reset", "--quiet", "--hard", "HEAD~1")
+    assert result.returncode != 0
+    assert (
+        "NOT REPRODUCED: proposed accuracy mean recorded 0.5 reproduced " + repr(true_mean) in result.stdout
+    )
+
+
+def test_missing_data_names_the_command_that_restores_it(study):
+    folder, answers = study
+    if answers:
+        pytest.skip("one study is enough for this path")
+    cache, aside = folder / ".dvc/cache", folder.parent / "cache-aside"
+    shutil.move(cache, aside)
+    try:
+        result = nox(folder, "-s", "reproduce")
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.move(aside, cache)
+    assert result.returncode != 0
+    assert "uv run dvc pull" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_update_works_from_inside_the_study(study, template):
+    folder, answers = study
+    if answers:
+        pytest.skip("test_update covers updates in depth")
+    result = run(["copier", "update", "--trust", "--defaults", "--vcs-ref=HEAD"], folder)
+    assert result.returncode == 0, result.stderr
+    assert git(folder, "status", "--porcelain") == "", "nothing changed in the template, so nothing changes"
