@@ -1,6 +1,7 @@
 """`copier update` brings a newer template into a study and keeps the researcher's edits."""
 
 import shutil
+from pathlib import Path
 
 import copier
 import pytest
@@ -85,4 +86,4 @@ def test_a_folder_not_made_by_the_template_is_refused(tmp_path):
     commit_all(folder, "someone else's work", init=True)
     result = run(["copier", "update", "--trust", "--defaults"], folder)
     assert result.returncode != 0
-    assert (folder / "code.py").read_text() == open(__file__).read()
+    assert (folder / "code.py").read_text() == Path(__file__).read_text()
