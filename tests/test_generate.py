@@ -60,7 +60,6 @@ MODULES = [
 RECORDED = {
     "uv.lock",
     "dvc.lock",
-    "data/.gitignore",
     "data/raw.dvc",
     "results/compute.json",
     "results/metrics.json",

@@ -105,9 +105,11 @@ def test_missing_data_names_the_command_that_restores_it(study):
     finally:
         shutil.rmtree(cache, ignore_errors=True)
         shutil.move(aside, cache)
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "uv run dvc pull" in result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
+    assert "error: the data tracked by data/raw.dvc is neither in this study's DVC cache" in output
+    assert "uv run dvc pull" in output
+    assert "Traceback" not in output
 
 
 def test_update_works_from_inside_the_study(study, template):
