@@ -5,7 +5,7 @@ import tomllib
 
 import pytest
 import yaml
-from conftest import axes, git, run
+from conftest import axes, copy_study, git, run
 
 STATIC = {
     ".copier-answers.yml",
@@ -79,12 +79,8 @@ def label(answers: dict) -> str:
 @pytest.fixture(scope="module", params=[a for a in axes() if a.get("record_first_result", True)], ids=label)
 def study(request, template, tmp_path_factory):
     """One study per axis value, generated without its (slow) first run."""
-    import copier
-
-    dst = tmp_path_factory.mktemp("study") / "study"
-    data = {"dvc_remote": "~/dvc-storage/test", **request.param, "record_first_result": False}
-    copier.run_copy(str(template), dst, data=data, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
-    return dst, request.param
+    answers = {**request.param, "record_first_result": False}
+    return copy_study(template, tmp_path_factory.mktemp("study") / "study", **answers), request.param
 
 
 def test_exact_file_set_in_the_first_commit(study):

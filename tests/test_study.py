@@ -9,7 +9,7 @@ import shutil
 import sys
 
 import pytest
-from conftest import git, run
+from conftest import copy_study, git, run
 from test_generate import expected_files
 
 pytestmark = pytest.mark.slow
@@ -28,14 +28,32 @@ def nox(study, *args: str):
     return run([sys.executable, "-m", "nox", "--no-color", *args], study, PYTHONHASHSEED="0")
 
 
-@pytest.fixture(scope="module", params=[{}, OTHER], ids=["defaults", "other-answers"])
-def study(request, template, tmp_path_factory):
-    import copier
+ANSWERS = {"defaults": {}, "other-answers": OTHER}
 
-    dst = tmp_path_factory.mktemp("study") / "study"
-    data = {"dvc_remote": str(tmp_path_factory.mktemp("remote")), **request.param}
-    copier.run_copy(str(template), dst, data=data, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
-    return dst, request.param
+
+@pytest.fixture(scope="module")
+def studies(template, tmp_path_factory):
+    """Each study is generated once, on first use, and shared by the tests of this module."""
+    made = {}
+
+    def _study(name: str):
+        if name not in made:
+            dst = copy_study(template, tmp_path_factory.mktemp("study") / "study", **ANSWERS[name])
+            made[name] = (dst, ANSWERS[name])
+        return made[name]
+
+    return _study
+
+
+@pytest.fixture(params=list(ANSWERS))
+def study(request, studies):
+    return studies(request.param)
+
+
+@pytest.fixture
+def default_study(studies):
+    """For paths that do not depend on the answers: checked once, on the default study."""
+    return studies("defaults")[0]
 
 
 def test_the_first_commit_holds_the_recorded_result(study):
@@ -65,18 +83,13 @@ def test_the_study_tests_pass(study):
     assert " passed" in result.stdout and " failed" not in result.stdout
 
 
-def test_lint_passes(study):
-    folder, answers = study
-    if answers:
-        pytest.skip("pre-commit hooks are the same for every answer; installed once, for the defaults")
-    result = nox(folder, "-s", "lint")
+def test_lint_passes(default_study):
+    result = nox(default_study, "-s", "lint")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_hand_edited_result_fails_naming_the_metric(study):
-    folder, answers = study
-    if answers:
-        pytest.skip("one study is enough for this path")
+def test_a_hand_edited_result_fails_naming_the_metric(default_study):
+    folder = default_study
     recorded = folder / "results/metrics.json"
     original = recorded.read_text()
     summary = json.loads(original)
@@ -94,10 +107,8 @@ def test_a_hand_edited_result_fails_naming_the_metric(study):
     )
 
 
-def test_missing_data_names_the_command_that_restores_it(study):
-    folder, answers = study
-    if answers:
-        pytest.skip("one study is enough for this path")
+def test_missing_data_names_the_command_that_restores_it(default_study):
+    folder = default_study
     cache, aside = folder / ".dvc/cache", folder.parent / "cache-aside"
     shutil.move(cache, aside)
     try:
@@ -112,10 +123,20 @@ def test_missing_data_names_the_command_that_restores_it(study):
     assert "Traceback" not in output
 
 
-def test_update_works_from_inside_the_study(study, template):
-    folder, answers = study
-    if answers:
-        pytest.skip("test_update covers updates in depth")
+def test_update_works_from_inside_the_study(default_study):
+    folder = default_study
     result = run(["copier", "update", "--trust", "--defaults", "--vcs-ref=HEAD"], folder)
     assert result.returncode == 0, result.stderr
     assert git(folder, "status", "--porcelain") == "", "nothing changed in the template, so nothing changes"
+
+
+def test_dvc_push_and_pull_work_out_of_the_box(default_study, tmp_path):
+    folder = default_study
+    pushed = run(["uv", "run", "--frozen", "dvc", "push"], folder)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "--quiet", str(folder), str(clone))
+    pulled = run(["uv", "run", "--frozen", "dvc", "pull"], clone)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert (clone / "data/raw/digits.csv.gz").is_file()
+    assert (clone / "runs/proposed/seed_0/metrics.json").is_file()

@@ -56,22 +56,20 @@ def compare(recorded: dict, reproduced: dict, tolerances: dict[str, Tolerance]) 
     on one side only fails.
     """
     checks = []
-    for variant in list(recorded) + [v for v in reproduced if v not in recorded]:
+    for variant in _keys(recorded, reproduced):
         old, new = recorded.get(variant, {}), reproduced.get(variant, {})
-        for metric in list(old) + [m for m in new if m not in old]:
+        for metric in _keys(old, new):
             old_stats, new_stats = old.get(metric, {}), new.get(metric, {})
-            for statistic in list(old_stats) + [s for s in new_stats if s not in old_stats]:
-                checks.append(
-                    Check(
-                        variant,
-                        metric,
-                        statistic,
-                        old_stats.get(statistic),
-                        new_stats.get(statistic),
-                        tolerances.get(metric, EXACT),
-                    )
-                )
+            tolerance = tolerances.get(metric, EXACT)
+            for statistic in _keys(old_stats, new_stats):
+                recorded_value, reproduced_value = old_stats.get(statistic), new_stats.get(statistic)
+                checks.append(Check(variant, metric, statistic, recorded_value, reproduced_value, tolerance))
     return checks
+
+
+def _keys(first: dict, second: dict) -> list[str]:
+    """The keys of both, in the first's order, then those found only in the second."""
+    return [*first, *(key for key in second if key not in first)]
 
 
 def _number(value: float | None) -> str:
