@@ -89,18 +89,20 @@ def _test_environment(tmp_path_factory: pytest.TempPathFactory):
     patch.undo()
 
 
+def copy_study(template: Path, dst: Path, vcs_ref: str = "HEAD", **answers) -> Path:
+    """Generate a study with copier's Python API, as `copier copy --trust --defaults` would.
+
+    Its DVC remote is a folder beside it, so that the tests never write to the user's home.
+    """
+    data = {"dvc_remote": str(dst.parent / f"{dst.name}-dvc-remote"), **answers}
+    copier.run_copy(str(template), dst, data=data, defaults=True, unsafe=True, vcs_ref=vcs_ref, quiet=True)
+    return dst
+
+
 @pytest.fixture
 def generate(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-    """Generate a study with copier's Python API, as `copier copy --trust` would."""
-
-    def _generate(vcs_ref: str = "HEAD", src: Path | None = None, **answers) -> Path:
-        dst = tmp_path_factory.mktemp("study") / "study"
-        remote = tmp_path_factory.mktemp("dvc-remote")
-        data = {"dvc_remote": str(remote), **answers}
-        copier.run_copy(
-            str(src or template), dst, data=data, defaults=True, unsafe=True, vcs_ref=vcs_ref, quiet=True
-        )
-        return dst
+    def _generate(**answers) -> Path:
+        return copy_study(template, tmp_path_factory.mktemp("study") / "study", **answers)
 
     return _generate
 
