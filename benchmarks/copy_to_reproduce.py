@@ -26,7 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def timed(command: list[str], cwd: Path) -> float:
     started = time.perf_counter()
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    }
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if result.returncode:
         sys.exit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")

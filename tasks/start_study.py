@@ -44,7 +44,9 @@ def record(package: str) -> bool:
         print("  uv is not on PATH, so no result was recorded: install uv, then run `nox -s record`.")
         return False
     env = {**os.environ, "PYTHONHASHSEED": "0", "DVC_NO_ANALYTICS": "1"}
+    # The study gets an environment of its own, whatever environment copier runs in.
     env.pop("VIRTUAL_ENV", None)
+    env.pop("UV_PROJECT_ENVIRONMENT", None)
     run = ["uv", "run", "--frozen", "--no-sync"]
     steps = [
         ("lock the dependencies (uv.lock)", ["uv", "lock"]),

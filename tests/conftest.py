@@ -84,7 +84,9 @@ def _test_environment(tmp_path_factory: pytest.TempPathFactory):
         patch.setenv(key, value)
     patch.setenv("DVC_NO_ANALYTICS", "1")
     patch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    # nox sets both for its session; a study's uv must not install into the tests' environment.
     patch.delenv("VIRTUAL_ENV", raising=False)
+    patch.delenv("UV_PROJECT_ENVIRONMENT", raising=False)
     yield
     patch.undo()
 
@@ -111,4 +113,5 @@ def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProces
     """Run a command in a study, with no virtual environment of the tests leaking in."""
     environment = {**os.environ, **env}
     environment.pop("VIRTUAL_ENV", None)
+    environment.pop("UV_PROJECT_ENVIRONMENT", None)
     return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
