@@ -30,24 +30,32 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-def pyenv_pythons() -> dict[str, str]:
-    """Let uv find every Python that pyenv has installed, not only the active one.
+def pyenv_pythons(session: nox.Session) -> dict[str, str]:
+    """Let uv and nox find every Python 3.10-3.13 that pyenv has installed.
 
-    The studies are generated for Python 3.10 to 3.13; uv looks for those
-    interpreters on PATH, where pyenv's shims answer only for the active version.
+    The studies are generated for each of those versions, and their tools look
+    for `python3.X` on PATH, where pyenv's shims answer only for the versions
+    pyenv has activated. So activate them all, and put their folders on PATH too.
     """
-    if "PYENV_VERSION" in os.environ or shutil.which("pyenv") is None:
+    if shutil.which("pyenv") is None:
         return {}
-    versions = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True).stdout.split()
-    wanted = [v for v in versions if v.startswith(("3.10.", "3.11.", "3.12.", "3.13."))]
-    return {"PYENV_VERSION": ":".join(wanted)} if wanted else {}
+    root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True).stdout.strip()
+    installed = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True)
+    wanted = [v for v in installed.stdout.split() if v.startswith(("3.10.", "3.11.", "3.12.", "3.13."))]
+    if not wanted:
+        return {}
+    folders = [os.path.join(root, "versions", version, "bin") for version in wanted]
+    return {
+        "PYENV_VERSION": ":".join(wanted),
+        "PATH": os.pathsep.join([session.bin, os.environ["PATH"], *folders]),
+    }
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """Generate studies over the question axes of copier.yml and run their own sessions."""
     sync(session, "test")
-    env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons()}
+    env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
     session.run("pytest", *session.posargs, env=env)
 
 
@@ -55,5 +63,5 @@ def tests(session: nox.Session) -> None:
 def benchmark(session: nox.Session) -> None:
     """From `copier copy` to a verified `nox -s reproduce`, and the overhead of reproduce."""
     sync(session, "test")
-    env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons()}
+    env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
     session.run("python", "benchmarks/copy_to_reproduce.py", *session.posargs, env=env)
