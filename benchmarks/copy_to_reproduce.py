@@ -7,6 +7,9 @@ Prints, for a study generated with the default answers:
 - ready reproduce: `nox -R -s reproduce` again with the environment ready, and
   its overhead: that wall time divided by the compute time spent inside the runs.
 
+Then where the overhead goes, inside that study: importing scikit-learn,
+composing one run's config with Hydra, and `dvc status` on the pipeline.
+
 A warm-up copy first fills uv's cache, so that downloads are not timed.
 Usage: python benchmarks/copy_to_reproduce.py [--no-warm-up]
 """
@@ -44,6 +47,46 @@ def copy(workdir: Path, name: str) -> tuple[Path, float]:
     return study, timed(command, workdir)
 
 
+COMPOSE = """
+import time
+from hydra import compose, initialize_config_dir
+from {package}.config import CONF_DIR, register_configs
+from {package}.study import variants
+register_configs()
+names = variants()
+with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    compose(config_name="config")
+    started = time.perf_counter()
+    for name in names:
+        compose(config_name="config", overrides=[f"variant={{name}}"])
+print((time.perf_counter() - started) / len(names))
+"""
+
+
+def overheads(study: Path) -> dict[str, float]:
+    """Seconds for the fixed costs that grouping runs into few processes avoids repeating."""
+    python = ["uv", "run", "--frozen", "--no-sync", "python", "-c"]
+    bare = timed([*python, "pass"], study)
+    imports = "import sklearn.neural_network, sklearn.linear_model, sklearn.neighbors, sklearn.metrics"
+    sklearn = timed([*python, imports], study) - bare
+    package = next((study / "src").iterdir()).name
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    }
+    composed = subprocess.run(
+        [*python, COMPOSE.format(package=package)],
+        cwd=study,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    status = timed(["uv", "run", "--frozen", "--no-sync", "dvc", "status"], study)
+    return {"sklearn": sklearn, "compose": float(composed.stdout.split()[-1]), "dvc_status": status}
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -69,6 +112,7 @@ def main() -> None:
         report = workdir / "report.json"
         ready_seconds = timed([*nox, "-R", "-s", "reproduce", "--", f"--report={report}"], study)
         timing = json.loads(report.read_text())["timing"]
+        fixed = overheads(study)
 
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
     print(f"copy (with its first run):         {copy_seconds:6.1f} s")
@@ -77,6 +121,9 @@ def main() -> None:
     print(f"nox -R -s reproduce, env ready:    {ready_seconds:6.1f} s")
     print(f"compute inside its {timing['runs']} runs:       {timing['run_seconds']:6.1f} s")
     print(f"overhead (wall / compute):         {ready_seconds / timing['run_seconds']:6.2f}")
+    print(f"import scikit-learn, per process:  {fixed['sklearn']:6.2f} s")
+    print(f"compose one run's config (Hydra):  {fixed['compose']:6.3f} s")
+    print(f"dvc status, 3-stage pipeline:      {fixed['dvc_status']:6.2f} s")
 
 
 if __name__ == "__main__":
