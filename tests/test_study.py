@@ -140,3 +140,10 @@ def test_dvc_push_and_pull_work_out_of_the_box(default_study, tmp_path):
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     assert (clone / "data/raw/digits.csv.gz").is_file()
     assert (clone / "runs/proposed/seed_0/metrics.json").is_file()
+
+
+def test_record_with_nothing_changed_changes_nothing(default_study):
+    result = nox(default_study, "-s", "record")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "didn't change, skipping" in result.stdout + result.stderr
+    assert git(default_study, "status", "--porcelain") == ""
