@@ -21,12 +21,18 @@ STATIC = {
     "conf/augmentation/shifts.yaml",
     "conf/config.yaml",
     "conf/data/digits.yaml",
+    "conf/hydra/launcher/cores.yaml",
     "conf/model/knn.yaml",
     "conf/model/logistic_regression.yaml",
     "conf/model/mlp.yaml",
     "conf/preprocessing/none.yaml",
     "conf/preprocessing/standard.yaml",
+    "conf/scale/large.yaml",
+    "conf/scale/medium.yaml",
+    "conf/scale/small.yaml",
+    "conf/scale/smoke.yaml",
     "conf/study.yaml",
+    "conf/training/adam.yaml",
     "conf/variant/ablation/no_augmentation.yaml",
     "conf/variant/ablation/no_standardization.yaml",
     "conf/variant/ablation/no_weight_decay.yaml",
@@ -51,25 +57,33 @@ MODULES = [
     "fetch_demo_data",
     "models",
     "prepare",
+    "provenance",
     "report",
     "reproduce",
     "run",
     "study",
+    "verify",
 ]
 # What the first run adds to the first commit.
 RECORDED = {
     "uv.lock",
     "dvc.lock",
     "data/raw.dvc",
-    "results/compute.json",
-    "results/metrics.json",
-    "results/runs.csv",
+    *(
+        f"results/{tier}/{name}"
+        for tier in ("smoke", "small")
+        for name in ("compute.json", "metrics.json", "runs.csv")
+    ),
 }
 
 
-def expected_files(import_name: str, recorded: bool) -> set[str]:
+CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
+
+
+def expected_files(import_name: str, recorded: bool, ci: str = "github") -> set[str]:
     package = {f"src/{import_name}/{module}.py" for module in MODULES}
-    return STATIC | package | (RECORDED if recorded else set())
+    ci_files = {path for provider, path in CI_FILES.items() if provider in ci}
+    return STATIC | package | ci_files | (RECORDED if recorded else set())
 
 
 def label(answers: dict) -> str:
@@ -84,8 +98,9 @@ def study(request, template, tmp_path_factory):
 
 
 def test_exact_file_set_in_the_first_commit(study):
-    folder, _ = study
-    assert set(git(folder, "ls-files").splitlines()) == expected_files("digits_study", recorded=False)
+    folder, answers = study
+    expected = expected_files("digits_study", recorded=False, ci=answers.get("ci", "github"))
+    assert set(git(folder, "ls-files").splitlines()) == expected
     assert git(folder, "status", "--porcelain") == "", "the copy task commits every file it creates"
 
 
@@ -117,8 +132,8 @@ def test_answers_reach_the_study(study):
     assert {"MIT": "MIT License", "BSD-3-Clause": "BSD 3-Clause", "Apache-2.0": "Apache License"}[
         recorded["license"]
     ] in license_text
-    seeds = yaml.safe_load((folder / "conf/study.yaml").read_text())["seeds"]
-    assert seeds == list(range(recorded["n_seeds"]))
+    tiers = yaml.safe_load((folder / "conf/study.yaml").read_text())["tiers"]
+    assert tiers["small"]["seeds"] == list(range(recorded["n_seeds"]))
 
 
 def test_ruff_is_clean_and_the_formatter_changes_nothing(study):
@@ -129,7 +144,16 @@ def test_ruff_is_clean_and_the_formatter_changes_nothing(study):
     assert formatted.returncode == 0, formatted.stdout
 
 
+def test_ci_runs_lint_tests_and_the_smoke_tier(study):
+    folder, _ = study
+    for path in CI_FILES.values():
+        if (folder / path).is_file():
+            text = (folder / path).read_text()
+            for command in ("nox -s lint", 'nox -s tests -- -m "not slow"', "nox -s reproduce -- smoke"):
+                assert command in text, f"{path} does not run `{command}`"
+
+
 def test_no_study_records_a_result_without_running(study):
     folder, _ = study
-    assert not (folder / "results" / "metrics.json").exists()
+    assert not (folder / "results").exists()
     assert "No result has been recorded yet" in (folder / "README.md").read_text()

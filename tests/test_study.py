@@ -9,6 +9,7 @@ import shutil
 import sys
 
 import pytest
+import yaml
 from conftest import copy_study, git, run
 from test_generate import expected_files
 
@@ -60,8 +61,9 @@ def test_the_first_commit_holds_the_recorded_result(study):
     folder, answers = study
     tracked = set(git(folder, "ls-files").splitlines())
     assert tracked == expected_files(answers.get("import_name", "digits_study"), recorded=True)
+    assert ".github/workflows/ci.yml" in tracked
     assert git(folder, "status", "--porcelain") == ""
-    summary = json.loads((folder / "results/metrics.json").read_text())
+    summary = json.loads((folder / "results/small/metrics.json").read_text())
     assert len(summary) == 6, "proposed, two baselines and three ablations"
     assert {stats["accuracy"]["n"] for stats in summary.values()} == {answers.get("n_seeds", 5)}
     assert "| proposed |" in (folder / "README.md").read_text()
@@ -74,6 +76,13 @@ def test_the_study_reproduces_right_after_copy(study):
     assert "REPRODUCED: every recorded metric is within its tolerance." in result.stdout
     assert "metric  " in result.stdout and "verdict" in result.stdout
     assert git(folder, "status", "--porcelain") == "", "reproduce must leave the working tree alone"
+
+
+def test_the_smoke_tier_reproduces(study):
+    folder, _ = study
+    result = nox(folder, "-s", "reproduce", "--", "smoke")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "checks pass for the smoke tier" in result.stdout
 
 
 def test_the_study_tests_pass(study):
@@ -90,7 +99,7 @@ def test_lint_passes(default_study):
 
 def test_a_hand_edited_result_fails_naming_the_metric(default_study):
     folder = default_study
-    recorded = folder / "results/metrics.json"
+    recorded = folder / "results/small/metrics.json"
     original = recorded.read_text()
     summary = json.loads(original)
     true_mean = summary["proposed"]["accuracy"]["mean"]
@@ -139,7 +148,9 @@ def test_dvc_push_and_pull_work_out_of_the_box(default_study, tmp_path):
     pulled = run(["uv", "run", "--frozen", "dvc", "pull"], clone)
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     assert (clone / "data/raw/digits.csv.gz").is_file()
-    assert (clone / "runs/proposed/seed_0/metrics.json").is_file()
+    assert (clone / "runs/small/proposed/seed_0/metrics.json").is_file()
+    result = nox(clone, "-s", "reproduce", "--", "smoke")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_record_with_nothing_changed_changes_nothing(default_study):
@@ -147,3 +158,35 @@ def test_record_with_nothing_changed_changes_nothing(default_study):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "didn't change, skipping" in result.stdout + result.stderr
     assert git(default_study, "status", "--porcelain") == ""
+
+
+def test_a_corrupted_cache_object_is_named(default_study):
+    raw = yaml.safe_load((default_study / "data/raw.dvc").read_text())["outs"][0]["md5"]
+    listing = default_study / ".dvc/cache/files/md5" / raw[:2] / raw[2:]
+    original = listing.read_bytes()
+    listing.chmod(0o644)
+    listing.write_bytes(original.replace(b"digits", b"digitz"))
+    try:
+        verified = nox(default_study, "-s", "verify")
+        reproduced = nox(default_study, "-s", "reproduce", "--", "smoke")
+    finally:
+        listing.write_bytes(original)
+    assert verified.returncode != 0
+    assert f"corrupted: .dvc/cache/files/md5/{raw[:2]}/{raw[2:]}" in verified.stdout
+    assert reproduced.returncode != 0
+    assert "corrupted DVC cache" in reproduced.stdout + reproduced.stderr
+    assert nox(default_study, "-s", "verify").returncode == 0
+
+
+def test_the_ci_workflow_passes_in_a_fresh_clone(default_study, tmp_path):
+    """Every step of the GitHub workflow, run in a fresh clone as the CI runner would."""
+    workflow = yaml.safe_load((default_study / ".github/workflows/ci.yml").read_text())
+    steps = [step["run"] for step in workflow["jobs"]["check"]["steps"] if "run" in step]
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "--quiet", str(default_study), str(clone))
+    for step in steps:
+        if step.startswith("python -m pip install"):
+            continue  # uv is there already
+        command = step.replace("uvx nox", f"{sys.executable} -m nox --no-color")
+        result = run(["bash", "-c", command], clone, PYTHONHASHSEED="0")
+        assert result.returncode == 0, f"{step}\n{result.stdout}{result.stderr}"

@@ -31,6 +31,7 @@ def study(releases, tmp_path):
     # The researcher's work: a config change and a code change, committed.
     config = dst / RESEARCHER_CONFIG
     config.write_text(config.read_text().replace("hidden_units: [100]", "hidden_units: [256, 128]"))
+    assert "[256, 128]" in config.read_text()
     with (dst / RESEARCHER_CODE).open("a") as code:
         code.write("\n\n# Researcher's note: try label smoothing next.\n")
     commit_all(dst, "my research")
@@ -74,7 +75,7 @@ def test_update_with_a_changed_answer(study):
     copier.run_update(
         study, data={"n_seeds": 3}, defaults=True, overwrite=True, unsafe=True, vcs_ref="v1.1.0", quiet=True
     )
-    assert yaml.safe_load((study / "conf/study.yaml").read_text())["seeds"] == [0, 1, 2]
+    assert yaml.safe_load((study / "conf/study.yaml").read_text())["tiers"]["small"]["seeds"] == [0, 1, 2]
     assert "hidden_units: [256, 128]" in (study / RESEARCHER_CONFIG).read_text()
 
 

@@ -1,20 +1,25 @@
-"""Aggregate the runs into the recorded result: `python -m <package>.aggregate RUNS_DIR RESULTS_DIR`.
+"""Aggregate one tier's runs into its recorded result: `python -m <package>.aggregate TIER`.
 
-Writes, for git rather than the DVC cache because they are small and are what
-a reader of the repository looks at:
+Reads runs/TIER/ and writes to results/TIER/, for git rather than the DVC
+cache because these files are small and are what a reader looks at:
 - runs.csv: one row per (variant, seed) with every metric;
 - metrics.json: per variant and metric, the mean, the sample standard
   deviation (ddof=1) and n, the number of seeds;
-- compute.json: how many runs there were and the seconds spent inside them.
+- compute.json: the compute spent inside the runs, in CPU and GPU hours, and
+  an estimate of its energy and carbon under the assumptions it states.
 """
 
 import csv
 import json
 import statistics
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
+from .config import ComputeAssumptions
 from .study import load_study, variants
+
+RUNS, RESULTS = Path("runs"), Path("results")
 
 
 class IncompleteRunsError(RuntimeError):
@@ -32,7 +37,8 @@ def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
                 continue
             metrics = json.loads((run_dir / "metrics.json").read_text())
             provenance = json.loads((run_dir / "run.json").read_text())
-            rows.append({"variant": variant, "seed": seed, **metrics, "seconds": provenance["seconds"]})
+            usage = {key: provenance[key] for key in ("seconds", "cpu_cores_used", "gpus_used")}
+            rows.append({"variant": variant, "seed": seed, **metrics, **usage})
     if missing:
         raise IncompleteRunsError(
             "these runs have no metrics.json (interrupted or never run): "
@@ -43,7 +49,9 @@ def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
 
 
 def metric_names(rows: list[dict]) -> list[str]:
-    return [key for key in rows[0] if key not in {"variant", "seed", "seconds"}]
+    return [
+        key for key in rows[0] if key not in {"variant", "seed", "seconds", "cpu_cores_used", "gpus_used"}
+    ]
 
 
 def summarise(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
@@ -61,7 +69,26 @@ def summarise(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[st
     return summary
 
 
-def write_results(rows: list[dict], names: list[str], results_dir: Path) -> None:
+def compute_used(rows: list[dict], assumptions: ComputeAssumptions) -> dict:
+    """Compute inside the runs, and what it cost in energy and carbon under stated assumptions."""
+    cpu_hours = sum(row["seconds"] * row["cpu_cores_used"] for row in rows) / 3600
+    gpu_hours = sum(row["seconds"] * row["gpus_used"] for row in rows) / 3600
+    kwh = (cpu_hours * assumptions.watts_per_cpu_core + gpu_hours * assumptions.watts_per_gpu) / 1000
+    return {
+        "runs": len(rows),
+        "run_seconds": round(sum(row["seconds"] for row in rows), 3),
+        "cpu_hours": round(cpu_hours, 6),
+        "gpu_hours": round(gpu_hours, 6),
+        "energy_kwh": round(kwh, 6),
+        "co2e_kg": round(kwh * assumptions.grams_co2e_per_kwh / 1000, 6),
+        "assumptions": asdict(assumptions),
+        "note": "Compute is measured inside the runs; energy and CO2e are estimates from the assumptions.",
+    }
+
+
+def write_results(
+    rows: list[dict], names: list[str], results_dir: Path, assumptions: ComputeAssumptions
+) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     with (results_dir / "runs.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(
@@ -74,18 +101,21 @@ def write_results(rows: list[dict], names: list[str], results_dir: Path) -> None
         writer.writerows(rows)
     summary = summarise(rows, names)
     (results_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    compute = {"runs": len(rows), "run_seconds": round(sum(row["seconds"] for row in rows), 3)}
+    compute = compute_used(rows, assumptions)
     (results_dir / "compute.json").write_text(json.dumps(compute, indent=2) + "\n")
 
 
 def main() -> None:
-    runs_dir, results_dir = map(Path, sys.argv[1:3])
-    names, seeds = variants(), load_study().seeds
+    study = load_study()
+    if len(sys.argv) != 2 or sys.argv[1] not in study.tiers:
+        raise SystemExit(f"usage: python -m {__package__}.aggregate TIER, one of: {', '.join(study.tiers)}")
+    tier = sys.argv[1]
+    names = variants()
     try:
-        rows = collect(runs_dir, names, seeds)
+        rows = collect(RUNS / tier, names, study.tiers[tier].seeds)
     except IncompleteRunsError as error:
         raise SystemExit(f"error: {error}") from None
-    write_results(rows, names, results_dir)
+    write_results(rows, names, RESULTS / tier, study.compute)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ class Check:
     statistic: str
     recorded: float | None
     reproduced: float | None
-    tolerance: Tolerance
+    tolerance: str
+    passed: bool
 
     @property
     def name(self) -> str:
@@ -27,26 +28,36 @@ class Check:
             return None
         return self.reproduced - self.recorded
 
-    @property
-    def passed(self) -> bool:
-        if self.recorded is None or self.reproduced is None:
-            return False
-        if self.tolerance.kind is ToleranceKind.exact or self.statistic == "n":
-            return self.recorded == self.reproduced
-        return math.isclose(
-            self.recorded,
-            self.reproduced,
-            rel_tol=self.tolerance.rel_tol,
-            abs_tol=self.tolerance.abs_tol,
-        )
 
-    @property
-    def tolerance_text(self) -> str:
-        if self.tolerance.kind is ToleranceKind.exact or self.statistic == "n":
-            return "exact"
-        parts = [f"abs {self.tolerance.abs_tol:g}"] if self.tolerance.abs_tol else []
-        parts += [f"rel {self.tolerance.rel_tol:g}"] if self.tolerance.rel_tol else []
-        return "close: " + (", ".join(parts) or "exact")
+def prediction_half_width(std: float, n_recorded: int, n_new: int, confidence: float) -> float:
+    """Half-width of the interval that holds the mean of n_new new runs with this confidence.
+
+    From n_recorded runs with sample standard deviation std, assuming normal
+    scores: t(1 - alpha/2, n_recorded - 1) * std * sqrt(1/n_recorded + 1/n_new).
+    """
+    from scipy import stats  # imported here: only statistical tolerances need it
+
+    quantile = stats.t.ppf((1 + confidence) / 2, n_recorded - 1)
+    return float(quantile * std * math.sqrt(1 / n_recorded + 1 / n_new))
+
+
+def judge(statistic: str, old: dict, new: dict, tolerance: Tolerance) -> tuple[bool, str]:
+    """Whether the re-run's statistic passes, and how the tolerance reads in the table."""
+    recorded, reproduced = old.get(statistic), new.get(statistic)
+    if recorded is None or reproduced is None:
+        return False, "both sides needed"
+    if tolerance.kind is ToleranceKind.exact or statistic == "n":
+        return recorded == reproduced, "exact"
+    if tolerance.kind is ToleranceKind.close:
+        parts = [f"abs {tolerance.abs_tol:g}"] if tolerance.abs_tol else []
+        parts += [f"rel {tolerance.rel_tol:g}"] if tolerance.rel_tol else []
+        passed = math.isclose(recorded, reproduced, rel_tol=tolerance.rel_tol, abs_tol=tolerance.abs_tol)
+        return passed, "close: " + (", ".join(parts) or "exact")
+    # Statistical: the re-run's mean must fall inside the recorded runs' prediction interval.
+    if statistic != "mean":
+        return True, "statistical: not checked"
+    width = prediction_half_width(old["std"], old["n"], new["n"], tolerance.confidence)
+    return abs(reproduced - recorded) <= width, f"{tolerance.confidence:.0%} PI ±{width:.3g}"
 
 
 def compare(recorded: dict, reproduced: dict, tolerances: dict[str, Tolerance]) -> list[Check]:
@@ -62,8 +73,9 @@ def compare(recorded: dict, reproduced: dict, tolerances: dict[str, Tolerance]) 
             old_stats, new_stats = old.get(metric, {}), new.get(metric, {})
             tolerance = tolerances.get(metric, EXACT)
             for statistic in _keys(old_stats, new_stats):
-                recorded_value, reproduced_value = old_stats.get(statistic), new_stats.get(statistic)
-                checks.append(Check(variant, metric, statistic, recorded_value, reproduced_value, tolerance))
+                passed, text = judge(statistic, old_stats, new_stats, tolerance)
+                values = old_stats.get(statistic), new_stats.get(statistic)
+                checks.append(Check(variant, metric, statistic, *values, text, passed))
     return checks
 
 
@@ -87,7 +99,7 @@ def render(checks: list[Check]) -> str:
             _number(check.recorded),
             _number(check.reproduced),
             "n/a" if check.difference is None else f"{check.difference:+.3g}",
-            check.tolerance_text,
+            check.tolerance,
             "pass" if check.passed else "FAIL",
         )
         for check in checks

@@ -21,6 +21,8 @@ class DataConfig:
     path: str = MISSING
     image_shape: list[int] = field(default_factory=lambda: [8, 8])
     test_fraction: float = 0.25
+    # Share of the training split that is used; the scale sets it.
+    train_fraction: float = MISSING
 
 
 class Scaler(Enum):
@@ -41,12 +43,18 @@ class AugmentationConfig:
 
 
 @dataclass
+class TrainingConfig:
+    # How long and how a model that learns by gradient steps is trained; the
+    # scale sets the epochs. Models fitted in closed form ignore it.
+    epochs: int = MISSING
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+
+
+@dataclass
 class MLPConfig:
     hidden_units: list[int] = field(default_factory=lambda: [100])
     weight_decay: float = 1e-3
-    learning_rate: float = 1e-3
-    batch_size: int = 128
-    epochs: int = 40
 
 
 @dataclass
@@ -64,6 +72,8 @@ class KNNConfig:
 class Config:
     # Which file under conf/variant/ this run is; names its output folder.
     variant: str = MISSING
+    # Which file under conf/scale/ sets its size: smoke, small, medium or large.
+    scale: str = MISSING
     # Seed 0 is as good a seed as any: there is no "unseeded" run.
     seed: int = 0
     # One BLAS thread per run: results then do not depend on the number of
@@ -72,6 +82,7 @@ class Config:
     data: DataConfig = MISSING
     preprocessing: PreprocessingConfig = MISSING
     augmentation: AugmentationConfig = MISSING
+    training: TrainingConfig = MISSING
     # Typed per option by the schema each conf/model/*.yaml names in its defaults.
     model: Any = MISSING
 
@@ -79,20 +90,41 @@ class Config:
 class ToleranceKind(Enum):
     exact = "exact"
     close = "close"
+    statistical = "statistical"
 
 
 @dataclass
 class Tolerance:
     # exact: bit-identical. close: math.isclose(recorded, reproduced, rel_tol, abs_tol).
+    # statistical: the re-run's mean inside the recorded runs' prediction interval.
     kind: ToleranceKind = ToleranceKind.close
     abs_tol: float = 0.0
     rel_tol: float = 0.0
+    confidence: float = 0.95
+
+
+@dataclass
+class TierConfig:
+    seeds: list[int] = MISSING
+    # Hydra launcher of the tier's multirun: cores (a worker per core) or basic
+    # (one run after another, in one process).
+    launcher: str = "cores"
+
+
+@dataclass
+class ComputeAssumptions:
+    # Stated, not measured: the energy and carbon estimates follow from them.
+    watts_per_cpu_core: float = MISSING
+    watts_per_gpu: float = MISSING
+    grams_co2e_per_kwh: float = MISSING
 
 
 @dataclass
 class StudyConfig:
-    seeds: list[int] = MISSING
+    main_tier: str = MISSING
+    tiers: dict[str, TierConfig] = MISSING
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
+    compute: ComputeAssumptions = MISSING
 
 
 def register_configs() -> None:

@@ -28,14 +28,18 @@ def load_prepared(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 def split(
     features: np.ndarray, labels: np.ndarray, config: DataConfig, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified train/test split; a different seed draws a different split."""
+    """Stratified train/test split; a different seed draws a different split.
+
+    With a train_fraction below 1 only that share of the training split is
+    kept (stratified too); the test split stays whole, so scores stay comparable.
+    """
     train_x, test_x, train_y, test_y = train_test_split(
-        features,
-        labels,
-        test_size=config.test_fraction,
-        random_state=seed,
-        stratify=labels,
+        features, labels, test_size=config.test_fraction, random_state=seed, stratify=labels
     )
+    if config.train_fraction < 1.0:
+        train_x, _, train_y, _ = train_test_split(
+            train_x, train_y, train_size=config.train_fraction, random_state=seed, stratify=train_y
+        )
     return train_x, test_x, train_y, test_y
 
 

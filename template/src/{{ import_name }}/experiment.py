@@ -38,7 +38,7 @@ def run(config: Config) -> dict[str, float]:
         scaler = StandardScaler().fit(train_x)
         train_x, test_x = scaler.transform(train_x), scaler.transform(test_x)
 
-    model = build_model(config.model, config.seed)
+    model = build_model(config.model, config.training, config.seed)
     with threadpool_limits(limits=config.threads), warnings.catch_warnings():
         # The MLP trains for a fixed number of epochs on purpose (see models.py).
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -5,21 +5,21 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 
-from .config import KNNConfig, LogisticRegressionConfig, MLPConfig
+from .config import KNNConfig, LogisticRegressionConfig, MLPConfig, TrainingConfig
 
 
-def build_model(config: object, seed: int) -> ClassifierMixin:
+def build_model(config: object, training: TrainingConfig, seed: int) -> ClassifierMixin:
     match config:
         case MLPConfig():
             return MLPClassifier(
                 hidden_layer_sizes=tuple(config.hidden_units),
                 alpha=config.weight_decay,
-                learning_rate_init=config.learning_rate,
-                batch_size=config.batch_size,
+                learning_rate_init=training.learning_rate,
+                batch_size=training.batch_size,
                 # A fixed budget of epochs, as in deep learning, rather than
                 # scikit-learn's convergence test: every seed trains equally long.
-                max_iter=config.epochs,
-                n_iter_no_change=config.epochs + 1,
+                max_iter=training.epochs,
+                n_iter_no_change=training.epochs + 1,
                 random_state=seed,
             )
         case LogisticRegressionConfig():

@@ -1,4 +1,4 @@
-"""The README's results table, generated from results/metrics.json.
+"""The README's results table, generated from the main tier's results/<tier>/metrics.json.
 
 `python -m <package>.report` rewrites the table between the markers in
 README.md; `--check` only says whether it is in sync (the tests use it).
@@ -9,11 +9,13 @@ import json
 import sys
 from pathlib import Path
 
+from .study import load_study
+
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
 
 
-def results_table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
+def results_table(summary: dict[str, dict[str, dict[str, float]]], source: Path) -> str:
     """A Markdown table: mean ± standard deviation per variant and metric."""
     metrics = list(next(iter(summary.values())))
     seeds = {stats["n"] for variant in summary.values() for stats in variant.values()}
@@ -28,7 +30,7 @@ def results_table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
         "",
         f"Mean ± sample standard deviation (ddof=1) over n={', '.join(map(str, sorted(seeds)))} seeds "
         "on the held-out test set; each seed draws its own train/test split and model "
-        "initialisation. Recorded in `results/metrics.json`.",
+        f"initialisation. Recorded in `{source.as_posix()}`.",
     ]
     return "\n".join(lines)
 
@@ -47,14 +49,15 @@ def with_table(readme: str, table: str, readme_path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if README.md is out of sync")
-    parser.add_argument("--results", type=Path, default=Path("results/metrics.json"))
+    parser.add_argument("--results", type=Path, help="default: the main tier's results/<tier>/metrics.json")
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     args = parser.parse_args(argv)
 
-    if not args.results.is_file():
-        print(f"error: {args.results} is missing: run `uv run dvc repro` first.", file=sys.stderr)
+    results = args.results or Path("results") / load_study().main_tier / "metrics.json"
+    if not results.is_file():
+        print(f"error: {results} is missing: run `uv run dvc repro` first.", file=sys.stderr)
         return 1
-    table = results_table(json.loads(args.results.read_text()))
+    table = results_table(json.loads(results.read_text()), results)
     readme = args.readme.read_text(encoding="utf-8")
     try:
         updated = with_table(readme, table, args.readme)

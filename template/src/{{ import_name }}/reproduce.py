@@ -1,13 +1,14 @@
-"""Re-execute the recorded main result in a clean room and compare, metric by metric.
+"""Re-execute a recorded tier of the main result in a clean room and compare, metric by metric.
 
-`python -m <package>.reproduce` (what `nox -s reproduce` runs):
+`python -m <package>.reproduce [TIER]` (what `nox -s reproduce -- [TIER]` runs;
+the main tier of conf/study.yaml by default):
 1. clones the last commit into a temporary folder, so uncommitted edits cannot
    leak in and nothing in the study (results, DVC cache) is touched;
 2. installs the committed lock file into a fresh environment there;
 3. restores the DVC-tracked inputs from this study's DVC cache or remote;
-4. runs the whole pipeline with `dvc repro --force` (a cache hit is not a
+4. runs the tier's pipeline with `dvc repro --force` (a cache hit is not a
    reproduction);
-5. compares the re-run's results/metrics.json with the committed one within
+5. compares the re-run's results/TIER/metrics.json with the committed one within
    the tolerances in conf/study.yaml, prints the table, and exits 0 only if
    every check passes.
 """
@@ -22,10 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from .compare import compare, render
 from .study import load_study
+from .verify import corrupted, tracked_hashes
 
-RESULT = "results/metrics.json"
 OUTER_ENVIRONMENT = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
 
 
@@ -53,14 +56,21 @@ def study_root() -> Path:
     return Path(result.stdout.strip())
 
 
-def recorded_result(root: Path, commit: str) -> dict:
-    result = _run(["git", "show", f"{commit}:{RESULT}"], root)
+def recorded_result(root: Path, commit: str, tier: str) -> dict:
+    result = _run(["git", "show", f"{commit}:results/{tier}/metrics.json"], root)
     if result.returncode:
         raise ReproduceError(
-            f"the last commit has no {RESULT}: record a result with `uv run dvc repro`, "
-            f"then commit results/ and dvc.lock."
+            f"the last commit has no results/{tier}/metrics.json: record the tier with "
+            f"`uvx nox -s record`, then commit results/ and dvc.lock."
         )
     return json.loads(result.stdout)
+
+
+def tiers_of(root: Path, commit: str) -> tuple[str, list[str]]:
+    """The main tier and every tier of the committed conf/study.yaml."""
+    result = _run(["git", "show", f"{commit}:conf/study.yaml"], root)
+    study = yaml.safe_load(result.stdout) if result.returncode == 0 else {}
+    return study.get("main_tier", ""), list(study.get("tiers", {}))
 
 
 def clean_env() -> dict[str, str]:
@@ -78,6 +88,14 @@ def restore_inputs(root: Path, clone: Path, env: dict[str, str]) -> None:
         return
     dvc = ["uv", "run", "--frozen", "--no-sync", "dvc"]
     cache = _run([*dvc, "--cd", str(root), "cache", "dir"], clone, env).stdout.strip()
+    # DVC would check a corrupted object out as it is: name it instead.
+    if bad := corrupted(Path(cache), tracked_hashes(clone / name for name in tracked)):
+        raise ReproduceError(
+            "corrupted DVC cache: "
+            + ", ".join(str(path) for path in bad)
+            + " no longer match their MD5. Delete them, fetch good copies with `uv run dvc pull`, "
+            "and run reproduce again (`uvx nox -s verify` checks the whole cache)."
+        )
     _run([*dvc, "remote", "add", "--local", "study-cache", cache], clone, env)
     for remote in (["--remote", "study-cache"], []):
         if _run([*dvc, "pull", *remote, *tracked], clone, env).returncode == 0:
@@ -89,10 +107,11 @@ def restore_inputs(root: Path, clone: Path, env: dict[str, str]) -> None:
     )
 
 
-def rerun(clone: Path, env: dict[str, str], log: Path) -> None:
+def rerun(clone: Path, tier: str, env: dict[str, str], log: Path) -> None:
     steps = [
         ["uv", "sync", "--frozen", "--no-default-groups", "--group", "pipeline"],
-        ["uv", "run", "--frozen", "--no-sync", "dvc", "repro", "--force"],
+        # The tier's aggregate stage and everything upstream of it, all run again.
+        ["uv", "run", "--frozen", "--no-sync", "dvc", "repro", "--force", f"aggregate@{tier}"],
     ]
     with log.open("w") as output:
         for step in steps:
@@ -101,13 +120,19 @@ def rerun(clone: Path, env: dict[str, str], log: Path) -> None:
                 raise ReproduceError(f"`{' '.join(step)}` failed in the clean room:\n{tail}")
 
 
-def reproduce(root: Path, keep: bool = False) -> tuple[list, dict]:
+def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[list, dict]:
     if shutil.which("uv") is None:
         raise ReproduceError("uv is not on PATH; install it with `pip install uv` (or see its docs).")
     if not _run(["git", "rev-parse", "--verify", "--quiet", "HEAD"], root).stdout.strip():
         raise ReproduceError("the study has no commit yet: commit it first (`git add -A && git commit`).")
     commit = _git(root, "rev-parse", "--short", "HEAD").strip()
-    recorded = recorded_result(root, commit)
+    main_tier, tiers = tiers_of(root, commit)
+    tier = tier or main_tier
+    if tier not in tiers:
+        raise ReproduceError(
+            f"no tier {tier!r} in conf/study.yaml of commit {commit}; its tiers: {', '.join(tiers)}."
+        )
+    recorded = recorded_result(root, commit, tier)
     dirty = _git(root, "status", "--porcelain").splitlines()
     if dirty:
         print(f"note: {len(dirty)} uncommitted change(s) are not part of this check (commit {commit} is):")
@@ -117,35 +142,38 @@ def reproduce(root: Path, keep: bool = False) -> tuple[list, dict]:
     workdir = Path(tempfile.mkdtemp(prefix="reproduce-"))
     clone, env, started = workdir / "study", clean_env(), time.perf_counter()
     try:
-        print(f"re-running commit {commit} in {clone} ...", flush=True)
+        print(f"re-running the {tier} tier of commit {commit} in {clone} ...", flush=True)
         _git(workdir, "clone", "--quiet", str(root), str(clone))
         restore_inputs(root, clone, env)
-        rerun(clone, env, workdir / "pipeline.log")
-        reproduced = json.loads((clone / RESULT).read_text())
-        compute = json.loads((clone / "results/compute.json").read_text())
+        rerun(clone, tier, env, workdir / "pipeline.log")
+        reproduced = json.loads((clone / "results" / tier / "metrics.json").read_text())
+        compute = json.loads((clone / "results" / tier / "compute.json").read_text())
         tolerances = load_study(clone / "conf").tolerance
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
     checks = compare(recorded, reproduced, tolerances)
-    timing = {"commit": commit, "wall_seconds": round(time.perf_counter() - started, 3), **compute}
+    timing = {"commit": commit, "tier": tier, "wall_seconds": round(time.perf_counter() - started, 3)}
+    timing |= {key: compute[key] for key in ("runs", "run_seconds")}
     return checks, timing
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Re-execute the recorded main result and compare.")
+    parser.add_argument("tier", nargs="?", help="the tier to check (default: the main tier)")
     parser.add_argument("--keep", action="store_true", help="keep the clean room for inspection")
     parser.add_argument("--report", type=Path, help="also write the checks and timings as JSON here")
     args = parser.parse_args(argv)
     try:
-        checks, timing = reproduce(study_root(), keep=args.keep)
+        checks, timing = reproduce(study_root(), args.tier, keep=args.keep)
     except ReproduceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(render(checks))
     failed = [check for check in checks if not check.passed]
     print(
-        f"\n{len(checks) - len(failed)} of {len(checks)} checks pass for commit {timing['commit']} "
+        f"\n{len(checks) - len(failed)} of {len(checks)} checks pass for the {timing['tier']} tier "
+        f"of commit {timing['commit']} "
         f"({timing['runs']} runs, {timing['run_seconds']:.1f} s inside them, "
         f"{timing['wall_seconds']:.1f} s in all)."
     )

@@ -7,7 +7,6 @@ this module writes what the run produced into its output folder.
 import json
 import logging
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from . import provenance
 from .config import CONF_DIR, Config, register_configs
 from .data import MissingDataError
 
@@ -29,6 +29,13 @@ if "PYTHONHASHSEED" not in os.environ:
         "processes. Run through `dvc repro` or nox, or set PYTHONHASHSEED=0 yourself.",
         file=sys.stderr,
     )
+
+
+def _write_json(path: Path, content: dict) -> None:
+    """Write whole or not at all: a run killed mid-write leaves no half file behind."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(content, indent=2) + "\n")
+    partial.replace(path)
 
 
 def _now() -> str:
@@ -49,18 +56,25 @@ def main(cfg: DictConfig) -> None:
         raise SystemExit(f"error: {error}") from None
     seconds = time.perf_counter() - clock
 
-    output_dir = Path(HydraConfig.get().runtime.output_dir)
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    provenance = {
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    record = {
         "variant": config.variant,
+        "scale": config.scale,
         "seed": config.seed,
+        "config_sha256": provenance.config_hash(resolved),
         "started": started,
         "finished": _now(),
         "seconds": round(seconds, 3),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
+        "peak_memory_mb": provenance.peak_memory_mb(),
+        "cpu_cores_used": config.threads,
+        "gpus_used": 0,
+        "environment": provenance.environment(),
+        "config": resolved,
     }
-    (output_dir / "run.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    # metrics.json last: its presence is what marks a run as finished.
+    output_dir = Path(HydraConfig.get().runtime.output_dir)
+    _write_json(output_dir / "run.json", record)
+    _write_json(output_dir / "metrics.json", metrics)
     log.info("%s seed %d: %s (%.1f s)", config.variant, config.seed, metrics, seconds)
 
 

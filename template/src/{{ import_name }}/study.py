@@ -1,7 +1,9 @@
-"""The main result: every variant under conf/variant/ over the seeds in conf/study.yaml.
+"""One tier of the main result: `python -m <package>.study TIER [hydra overrides]`.
 
-All runs go through one Hydra multirun in one process, so the libraries are
-imported once rather than once per run (scikit-learn alone takes seconds).
+Runs every variant under conf/variant/ with the tier's seeds (conf/study.yaml)
+at the scale of the same name (conf/scale/), as one Hydra multirun: a few
+worker processes import the libraries once each, rather than once per run
+(scikit-learn alone takes seconds).
 """
 
 import sys
@@ -33,13 +35,18 @@ def main() -> None:
     from . import run
 
     study = load_study()
+    if len(sys.argv) < 2 or sys.argv[1] not in study.tiers:
+        raise SystemExit(f"usage: python -m {__package__}.study TIER, one of: {', '.join(study.tiers)}")
+    tier = sys.argv[1]
     sweep = [
         "--multirun",
+        f"hydra/launcher={study.tiers[tier].launcher}",
+        f"scale={tier}",
         f"variant={','.join(variants())}",
-        f"seed={','.join(str(seed) for seed in study.seeds)}",
+        f"seed={','.join(str(seed) for seed in study.tiers[tier].seeds)}",
     ]
     # Extra arguments go to Hydra, e.g. `hydra.verbose=true`.
-    sys.argv = [sys.argv[0], *sweep, *sys.argv[1:]]
+    sys.argv = [sys.argv[0], *sweep, *sys.argv[2:]]
     run.main()
 
 

@@ -1,0 +1,93 @@
+"""What each run records beside its metrics: enough to say how a number was produced."""
+
+import functools
+import hashlib
+import json
+import platform
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from .config import CONF_DIR
+
+ROOT = CONF_DIR.parent
+PACKAGES = ("numpy", "scipy", "scikit-learn", "hydra-core", "omegaconf", "threadpoolctl")
+
+
+def config_hash(resolved: dict) -> str:
+    """SHA-256 of the resolved config, written canonically (sorted keys, no spaces)."""
+    canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (a worker's covers its earlier runs too)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kibibytes, macOS bytes.
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
+def _git(*args: str) -> str | None:
+    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _data_hashes() -> dict[str, str]:
+    """MD5 of every DVC-tracked data path, as DVC recorded them (dvc.lock, *.dvc)."""
+    hashes = {}
+    records = [ROOT / "dvc.lock", *ROOT.glob("data/*.dvc")]
+    for record in filter(Path.is_file, records):
+        content = yaml.safe_load(record.read_text()) or {}
+        stages = content.get("stages", {"": content}).values()
+        for out in (out for stage in stages for out in stage.get("outs", [])):
+            # Paths in a .dvc file are relative to the folder it is in.
+            path = (record.parent / out["path"]).relative_to(ROOT).as_posix()
+            if path.startswith("data/"):
+                hashes[path] = out.get("md5", "")
+    return hashes
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _gpu_models() -> list[str]:
+    if shutil.which("nvidia-smi") is None:
+        return []
+    result = subprocess.run(
+        ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip().splitlines() if result.returncode == 0 else []
+
+
+@functools.cache
+def environment() -> dict:
+    """Facts shared by every run of this process, gathered once."""
+    lock = ROOT / "uv.lock"
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "data_md5": _data_hashes(),
+        "uv_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None,
+        "python": platform.python_version(),
+        "packages": {name: metadata.version(name) for name in PACKAGES},
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "gpus": _gpu_models(),
+    }

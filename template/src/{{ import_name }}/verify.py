@@ -1,0 +1,81 @@
+"""Check the DVC cache: `python -m <package>.verify` (what `nox -s verify` runs).
+
+DVC files each cached object under its MD5, and checks a corrupted object out
+without a word. This re-hashes the objects and names every one whose content no
+longer matches its name. Exit code 0: all good; 1: corruption found.
+"""
+
+import hashlib
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+
+CHUNK = 2**20
+
+
+def _object(cache: Path, md5: str) -> Path:
+    return cache / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _expected(path: Path) -> str:
+    return path.parent.name + path.name.removesuffix(".dir")
+
+
+def tracked_hashes(dvc_files: Iterable[Path]) -> list[str]:
+    """The MD5s that `.dvc` files point to (a directory's ends in `.dir`)."""
+    return [
+        out["md5"]
+        for dvc_file in dvc_files
+        for out in (yaml.safe_load(dvc_file.read_text()) or {}).get("outs", [])
+        if "md5" in out
+    ]
+
+
+def corrupted(cache: Path, hashes: Iterable[str] | None = None) -> list[Path]:
+    """Cache objects whose content does not match their MD5.
+
+    With `hashes`, only those objects are checked (a directory's listing and every
+    file in it); otherwise the whole cache. Missing objects are not corruption:
+    `dvc pull` fetches them.
+    """
+    if hashes is None:
+        objects = [path for path in (cache / "files" / "md5").glob("*/*") if path.is_file()]
+    else:
+        objects = []
+        for md5 in hashes:
+            listing = _object(cache, md5)
+            objects.append(listing)
+            if md5.endswith(".dir") and listing.is_file() and _md5(listing) == _expected(listing):
+                objects += [_object(cache, entry["md5"]) for entry in json.loads(listing.read_text())]
+    return [path for path in objects if path.is_file() and _md5(path) != _expected(path)]
+
+
+def main() -> int:
+    cache = Path(".dvc/cache")
+    bad = corrupted(cache)
+    for path in bad:
+        print(f"corrupted: {path} (its content no longer matches its MD5)")
+    if bad:
+        print(
+            "Delete these files, then fetch good copies with `uv run dvc pull` "
+            "(or re-create them with `uv run dvc repro --force`)."
+        )
+        return 1
+    checked = sum(1 for path in (cache / "files" / "md5").glob("*/*") if path.is_file())
+    print(f"{checked} objects in {cache}: every one matches its MD5.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
