@@ -61,7 +61,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """From `copier copy` to a verified `nox -s reproduce`, and the overhead of reproduce."""
+    """Copy to a verified reproduce, the overhead of reproduce, and parallel against sequential runs."""
     sync(session, "test")
     env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
     session.run("python", "benchmarks/copy_to_reproduce.py", *session.posargs, env=env)
+    session.run("python", "benchmarks/parallel_runs.py", env=env)

@@ -5,7 +5,8 @@ Prints, for a study generated with the default answers:
 - first reproduce: `nox -s reproduce` right after, creating its environment;
 - copy to verified: the sum of the two, the figure a newcomer sees;
 - ready reproduce: `nox -R -s reproduce` again with the environment ready, and
-  its overhead: that wall time divided by the compute time spent inside the runs.
+  its overhead: that wall time divided by the compute time spent inside the runs;
+- the same for the smoke tier (`nox -R -s reproduce -- smoke`).
 
 Then where the overhead goes, inside that study: importing scikit-learn,
 composing one run's config with Hydra, and `dvc status` on the pipeline.
@@ -112,6 +113,8 @@ def main() -> None:
         report = workdir / "report.json"
         ready_seconds = timed([*nox, "-R", "-s", "reproduce", "--", f"--report={report}"], study)
         timing = json.loads(report.read_text())["timing"]
+        smoke_seconds = timed([*nox, "-R", "-s", "reproduce", "--", "smoke", f"--report={report}"], study)
+        smoke = json.loads(report.read_text())["timing"]
         fixed = overheads(study)
 
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
@@ -121,6 +124,9 @@ def main() -> None:
     print(f"nox -R -s reproduce, env ready:    {ready_seconds:6.1f} s")
     print(f"compute inside its {timing['runs']} runs:       {timing['run_seconds']:6.1f} s")
     print(f"overhead (wall / compute):         {ready_seconds / timing['run_seconds']:6.2f}")
+    print(f"nox -R -s reproduce -- smoke:      {smoke_seconds:6.1f} s")
+    print(f"compute inside its {smoke['runs']} runs:       {smoke['run_seconds']:6.1f} s")
+    print(f"overhead (wall / compute):         {smoke_seconds / smoke['run_seconds']:6.1f}")
     print(f"import scikit-learn, per process:  {fixed['sklearn']:6.2f} s")
     print(f"compose one run's config (Hydra):  {fixed['compose']:6.3f} s")
     print(f"dvc status, 3-stage pipeline:      {fixed['dvc_status']:6.2f} s")

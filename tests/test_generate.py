@@ -49,6 +49,7 @@ STATIC = {
 }
 MODULES = [
     "__init__",
+    "ablations",
     "aggregate",
     "compare",
     "config",

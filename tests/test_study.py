@@ -190,3 +190,20 @@ def test_the_ci_workflow_passes_in_a_fresh_clone(default_study, tmp_path):
         command = step.replace("uvx nox", f"{sys.executable} -m nox --no-color")
         result = run(["bash", "-c", command], clone, PYTHONHASHSEED="0")
         assert result.returncode == 0, f"{step}\n{result.stdout}{result.stderr}"
+
+
+def test_lint_rejects_leftovers_of_a_conflicting_update(default_study):
+    conflicted = default_study / "conf/model/mlp.yaml"
+    original = conflicted.read_text()
+    conflicted.write_text(original + "<<<<<<< before updating\nepochs: 40\n=======\n>>>>>>> after updating\n")
+    (default_study / "noxfile.py.rej").write_text("@@ -1 +1 @@\n")
+    git(default_study, "add", "--all")
+    try:
+        result = nox(default_study, "-s", "lint")
+    finally:
+        git(default_study, "reset", "--quiet", "--hard", "HEAD")
+        git(default_study, "clean", "--quiet", "--force")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "no merge conflict markers" in output and "Failed" in output
+    assert "no .rej files left by copier update" in output

@@ -1,0 +1,73 @@
+"""Parallel runs: a grid on 2+ cores with the `cores` launcher against one run after another.
+
+Generates a study with the default answers, then runs the same grid (the
+proposed method at the large scale, seeds 0-7: 8 runs of a few seconds each)
+twice as a Hydra multirun: with `hydra/launcher=basic` (one after another, in one
+process) and with `hydra/launcher=cores` (Hydra's joblib launcher, a worker per
+core). Prints both wall times, the speed-up, and whether every run's metrics
+are the same bit for bit.
+
+Usage: python benchmarks/parallel_runs.py [--seeds 8]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUTER = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+
+
+def run(command: list[str], cwd: Path) -> float:
+    env = {key: value for key, value in os.environ.items() if key not in OUTER}
+    env["PYTHONHASHSEED"] = "0"
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=8)
+    args = parser.parse_args()
+    seeds = ",".join(str(seed) for seed in range(args.seeds))
+
+    with tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
+        workdir = Path(tmp)
+        study = workdir / "study"
+        copy = ["copier", "copy", "--trust", "--defaults", "--quiet", "--vcs-ref=HEAD"]
+        run([*copy, f"--data=dvc_remote={workdir / 'remote'}", str(REPO), str(study)], workdir)
+        package = next((study / "src").iterdir()).name
+        grid = ["uv", "run", "--frozen", "python", "-m", f"{package}.run", "--multirun"]
+        grid += ["scale=large", "variant=proposed", f"seed={seeds}"]
+        walls = {}
+        for launcher in ("basic", "cores"):
+            walls[launcher] = run(
+                [*grid, f"hydra/launcher={launcher}", f"hydra.sweep.dir={workdir / launcher}"], study
+            )
+
+        metrics, seconds = {}, []
+        for launcher in walls:
+            files = sorted((workdir / launcher).rglob("metrics.json"))
+            metrics[launcher] = {path.relative_to(workdir / launcher): path.read_bytes() for path in files}
+            seconds += [json.loads(path.with_name("run.json").read_text())["seconds"] for path in files]
+
+    same = metrics["basic"] == metrics["cores"] and len(metrics["basic"]) == args.seeds
+    print(f"machine: {os.cpu_count()} cores")
+    print(f"grid: {args.seeds} runs, {statistics.fmean(seconds):.2f} s each on average")
+    print(f"one after another (basic):   {walls['basic']:6.1f} s")
+    print(f"a worker per core (cores):   {walls['cores']:6.1f} s")
+    print(f"speed-up:                    {walls['basic'] / walls['cores']:6.2f}x")
+    print(f"metrics identical bit for bit: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
