@@ -1,13 +1,13 @@
 """Parallel runs: a grid on 2+ cores with the `cores` launcher against one run after another.
 
 Generates a study with the default answers, then runs the same grid (the
-proposed method at the large scale, seeds 0-7: 8 runs of a few seconds each)
+proposed method at the large scale, seeds 0-15: 16 runs of a few seconds each)
 twice as a Hydra multirun: with `hydra/launcher=basic` (one after another, in one
 process) and with `hydra/launcher=cores` (Hydra's joblib launcher, a worker per
 core). Prints both wall times, the speed-up, and whether every run's metrics
 are the same bit for bit.
 
-Usage: python benchmarks/parallel_runs.py [--seeds 8]
+Usage: python benchmarks/parallel_runs.py [--seeds 16]
 """
 
 import argparse
@@ -36,7 +36,7 @@ def run(command: list[str], cwd: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=16)
     args = parser.parse_args()
     seeds = ",".join(str(seed) for seed in range(args.seeds))
 
