@@ -16,10 +16,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import ComputeAssumptions
+from .config import ROOT, ComputeAssumptions
 from .study import load_study, variants
 
-RUNS, RESULTS = Path("runs"), Path("results")
+RUNS, RESULTS = ROOT / "runs", ROOT / "results"
 
 
 class IncompleteRunsError(RuntimeError):
@@ -39,6 +39,8 @@ def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
             provenance = json.loads((run_dir / "run.json").read_text())
             usage = {key: provenance[key] for key in ("seconds", "cpu_cores_used", "gpus_used")}
             rows.append({"variant": variant, "seed": seed, **metrics, **usage})
+    if not rows and not missing:
+        raise IncompleteRunsError(f"no runs to aggregate in {runs_dir}: the tier lists no variants or seeds.")
     if missing:
         raise IncompleteRunsError(
             "these runs have no metrics.json (interrupted or never run): "
@@ -69,6 +71,11 @@ def summarise(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[st
     return summary
 
 
+def _significant(value: float) -> float:
+    """Four significant figures: the estimates are no more precise, and tiny ones stay non-zero."""
+    return float(f"{value:.4g}")
+
+
 def compute_used(rows: list[dict], assumptions: ComputeAssumptions) -> dict:
     """Compute inside the runs, and what it cost in energy and carbon under stated assumptions."""
     cpu_hours = sum(row["seconds"] * row["cpu_cores_used"] for row in rows) / 3600
@@ -77,10 +84,10 @@ def compute_used(rows: list[dict], assumptions: ComputeAssumptions) -> dict:
     return {
         "runs": len(rows),
         "run_seconds": round(sum(row["seconds"] for row in rows), 3),
-        "cpu_hours": round(cpu_hours, 6),
-        "gpu_hours": round(gpu_hours, 6),
-        "energy_kwh": round(kwh, 6),
-        "co2e_kg": round(kwh * assumptions.grams_co2e_per_kwh / 1000, 6),
+        "cpu_hours": _significant(cpu_hours),
+        "gpu_hours": _significant(gpu_hours),
+        "energy_kwh": _significant(kwh),
+        "co2e_kg": _significant(kwh * assumptions.grams_co2e_per_kwh / 1000),
         "assumptions": asdict(assumptions),
         "note": "Compute is measured inside the runs; energy and CO2e are estimates from the assumptions.",
     }

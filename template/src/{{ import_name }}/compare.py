@@ -16,7 +16,8 @@ class Check:
     recorded: float | None
     reproduced: float | None
     tolerance: str
-    passed: bool
+    # None: not checked (the tolerance does not cover this statistic).
+    passed: bool | None
 
     @property
     def name(self) -> str:
@@ -41,8 +42,8 @@ def prediction_half_width(std: float, n_recorded: int, n_new: int, confidence: f
     return float(quantile * std * math.sqrt(1 / n_recorded + 1 / n_new))
 
 
-def judge(statistic: str, old: dict, new: dict, tolerance: Tolerance) -> tuple[bool, str]:
-    """Whether the re-run's statistic passes, and how the tolerance reads in the table."""
+def judge(statistic: str, old: dict, new: dict, tolerance: Tolerance) -> tuple[bool | None, str]:
+    """Whether the re-run's statistic passes (None: not checked), and how the tolerance reads."""
     recorded, reproduced = old.get(statistic), new.get(statistic)
     if recorded is None or reproduced is None:
         return False, "both sides needed"
@@ -55,7 +56,7 @@ def judge(statistic: str, old: dict, new: dict, tolerance: Tolerance) -> tuple[b
         return passed, "close: " + (", ".join(parts) or "exact")
     # Statistical: the re-run's mean must fall inside the recorded runs' prediction interval.
     if statistic != "mean":
-        return True, "statistical: not checked"
+        return None, "statistical: mean only"
     width = prediction_half_width(old["std"], old["n"], new["n"], tolerance.confidence)
     return abs(reproduced - recorded) <= width, f"{tolerance.confidence:.0%} PI ±{width:.3g}"
 
@@ -100,7 +101,7 @@ def render(checks: list[Check]) -> str:
             _number(check.reproduced),
             "n/a" if check.difference is None else f"{check.difference:+.3g}",
             check.tolerance,
-            "pass" if check.passed else "FAIL",
+            {True: "pass", False: "FAIL", None: "skip"}[check.passed],
         )
         for check in checks
     ]

@@ -12,8 +12,11 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-# The study's conf/ folder, found from this file so that any working directory will do.
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+# The study's root and its conf/ folder, found from this file. Hydra finds the
+# configs from any working directory; the commands themselves run from the root
+# (DVC and nox do), where relative paths such as data.path start.
+ROOT = Path(__file__).resolve().parents[2]
+CONF_DIR = ROOT / "conf"
 
 
 @dataclass

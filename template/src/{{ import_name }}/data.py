@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from .config import DataConfig
+from .config import ROOT, DataConfig
 
 
 class MissingDataError(RuntimeError):
@@ -13,8 +13,8 @@ class MissingDataError(RuntimeError):
 
 
 def load_prepared(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Return the features and labels written by the `prepare` stage."""
-    path = Path(path)
+    """Return the features and labels written by the `prepare` stage (a relative path starts at the root)."""
+    path = ROOT / path
     if not path.is_file():
         raise MissingDataError(
             f"{path} is missing. Restore it with `uv run dvc repro prepare` "

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from .config import CONF_DIR
+from .config import ROOT
 
-ROOT = CONF_DIR.parent
 PACKAGES = ("numpy", "scipy", "scikit-learn", "hydra-core", "omegaconf", "threadpoolctl")
 
 

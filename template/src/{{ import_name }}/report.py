@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from .config import ROOT
 from .study import load_study
 
 BEGIN = "<!-- results:begin -->"
@@ -50,14 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if README.md is out of sync")
     parser.add_argument("--results", type=Path, help="default: the main tier's results/<tier>/metrics.json")
-    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
     args = parser.parse_args(argv)
 
-    results = args.results or Path("results") / load_study().main_tier / "metrics.json"
+    results = args.results or ROOT / "results" / load_study().main_tier / "metrics.json"
     if not results.is_file():
         print(f"error: {results} is missing: run `uv run dvc repro` first.", file=sys.stderr)
         return 1
-    table = results_table(json.loads(results.read_text()), results)
+    shown = results.resolve().relative_to(ROOT) if results.resolve().is_relative_to(ROOT) else results
+    table = results_table(json.loads(results.read_text()), shown)
     readme = args.readme.read_text(encoding="utf-8")
     try:
         updated = with_table(readme, table, args.readme)

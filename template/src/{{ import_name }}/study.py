@@ -15,9 +15,17 @@ from .config import CONF_DIR, StudyConfig
 
 
 def load_study(conf_dir: Path = CONF_DIR) -> StudyConfig:
-    """Read conf/study.yaml, checked against its schema."""
+    """Read conf/study.yaml, checked against its schema and for seeds enough to measure a spread."""
     schema = OmegaConf.structured(StudyConfig)
-    return OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.load(conf_dir / "study.yaml")))
+    study = OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.load(conf_dir / "study.yaml")))
+    if study.main_tier not in study.tiers:
+        raise ValueError(f"{conf_dir / 'study.yaml'}: main_tier {study.main_tier!r} is not one of its tiers.")
+    for name, tier in study.tiers.items():
+        if len(set(tier.seeds)) < 2:
+            raise ValueError(
+                f"{conf_dir / 'study.yaml'}: tier {name!r} needs two seeds or more for a spread."
+            )
+    return study
 
 
 def variants(conf_dir: Path = CONF_DIR) -> list[str]:

@@ -7,11 +7,14 @@ longer matches its name. Exit code 0: all good; 1: corruption found.
 
 import hashlib
 import json
+import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
+
+from .config import ROOT
 
 CHUNK = 2**20
 
@@ -61,8 +64,21 @@ def corrupted(cache: Path, hashes: Iterable[str] | None = None) -> list[Path]:
     return [path for path in objects if path.is_file() and _md5(path) != _expected(path)]
 
 
+def cache_dir(root: Path = ROOT) -> Path:
+    """The study's DVC cache, wherever `dvc cache dir` says it is (clusters often move it)."""
+    found = subprocess.run(
+        [sys.executable, "-m", "dvc", "cache", "dir"], cwd=root, capture_output=True, text=True, check=False
+    )
+    if found.returncode:
+        raise SystemExit(f"error: `dvc cache dir` failed in {root}: {found.stderr.strip()}")
+    return Path(found.stdout.strip())
+
+
 def main() -> int:
-    cache = Path(".dvc/cache")
+    cache = cache_dir()
+    if not (cache / "files" / "md5").is_dir():
+        print(f"error: {cache} holds no DVC objects: nothing to verify (run `uv run dvc pull` first).")
+        return 1
     bad = corrupted(cache)
     for path in bad:
         print(f"corrupted: {path} (its content no longer matches its MD5)")
