@@ -185,7 +185,7 @@ def test_a_corrupted_cache_object_is_named(default_study):
     finally:
         listing.write_bytes(original)
     assert verified.returncode != 0
-    assert f"corrupted: .dvc/cache/files/md5/{raw[:2]}/{raw[2:]}" in verified.stdout
+    assert f"corrupted: {default_study / '.dvc/cache/files/md5' / raw[:2] / raw[2:]}" in verified.stdout
     assert reproduced.returncode != 0
     assert "corrupted DVC cache" in reproduced.stdout + reproduced.stderr
     assert nox(default_study, "-s", "verify").returncode == 0
