@@ -20,15 +20,30 @@ from pathlib import Path
 COMMIT_MESSAGE = "Start the study from the reproducible-research template"
 
 
-def step(title: str, command: list[str], env: dict[str, str] | None = None) -> bool:
+def step(title: str, command: list[str], env: dict[str, str] | None = None, quiet: bool = False) -> bool:
+    """Run one step, showing DVC's stages as they start; on failure, the end of its output.
+
+    A quiet step that fails says nothing: the caller has another way.
+    """
     started = time.perf_counter()
-    print(f"  {title} ...", end=" ", flush=True)
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode:
-        print("failed")
-        print("\n".join((result.stdout + result.stderr).strip().splitlines()[-20:]), file=sys.stderr)
+    print(f"  {title} ...", end="", flush=True)
+    output, stages = [], 0
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        for line in process.stdout:
+            output.append(line.rstrip())
+            if line.startswith("Running stage"):
+                stages += 1
+                print(f"\n    {line.strip()}", end="", flush=True)
+    if process.returncode:
+        if not quiet:
+            print(" failed")
+            print("\n".join(output[-20:]), file=sys.stderr)
+        else:
+            print(" not possible")
         return False
-    print(f"done ({time.perf_counter() - started:.1f} s)")
+    print(f"{chr(10) + '   ' if stages else ''} done ({time.perf_counter() - started:.1f} s)", flush=True)
     return True
 
 
@@ -48,12 +63,15 @@ def record(package: str) -> bool:
     env.pop("VIRTUAL_ENV", None)
     env.pop("UV_PROJECT_ENVIRONMENT", None)
     run = ["uv", "run", "--frozen", "--no-sync"]
-    steps = [
-        ("lock the dependencies (uv.lock)", ["uv", "lock"]),
-        ("create the environment", ["uv", "sync", "--frozen", "--no-default-groups", "--group", "pipeline"]),
+    sync = ["uv", "sync", "--no-default-groups", "--group", "pipeline"]
+    # From the packages uv already has, when they are enough (a fraction of a second,
+    # and it works without a network); otherwise from the package index.
+    from_cache = step("lock the dependencies from uv's cache", [*sync, "--offline"], env, quiet=True)
+    steps = [] if from_cache else [("lock the dependencies from the package index", sync)]
+    steps += [
         ("put the demo data in data/raw", [*run, "python", "-m", f"{package}.fetch_demo_data", "data/raw"]),
         ("track data/raw with DVC", [*run, "dvc", "add", "--quiet", "data/raw"]),
-        ("run the pipeline (dvc repro)", [*run, "dvc", "repro", "--quiet"]),
+        ("run the pipeline (dvc repro)", [*run, "dvc", "repro"]),
         ("write the README's results table", [*run, "python", "-m", f"{package}.report"]),
     ]
     for title, command in steps:

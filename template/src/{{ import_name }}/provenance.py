@@ -66,12 +66,17 @@ def _cpu_model() -> str:
 def _gpu_models() -> list[str]:
     if shutil.which("nvidia-smi") is None:
         return []
-    result = subprocess.run(
-        ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        # A driver that does not answer must not stall the run: give up after 10 s.
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except subprocess.TimeoutExpired:
+        return ["nvidia-smi did not answer"]
     return result.stdout.strip().splitlines() if result.returncode == 0 else []
 
 

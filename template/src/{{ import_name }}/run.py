@@ -17,7 +17,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import provenance
 from .config import CONF_DIR, Config, register_configs
-from .data import MissingDataError
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -45,7 +44,8 @@ def _now() -> str:
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> None:
     # Imported on first use: a parallel multirun's parent process then never
-    # pays for importing scikit-learn, only its workers do.
+    # pays for importing scikit-learn (seconds), only its workers do.
+    from .data import MissingDataError
     from .experiment import run
 
     config: Config = OmegaConf.to_object(cfg)
