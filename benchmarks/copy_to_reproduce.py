@@ -22,31 +22,9 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def timed(command: list[str], cwd: Path) -> float:
-    started = time.perf_counter()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
-    }
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if result.returncode:
-        sys.exit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-    return time.perf_counter() - started
-
-
-def copy(workdir: Path, name: str) -> tuple[Path, float]:
-    study = workdir / name
-    command = ["copier", "copy", "--trust", "--defaults", "--quiet", "--vcs-ref=HEAD"]
-    command += [f"--data=dvc_remote={workdir / 'remote'}", str(REPO), str(study)]
-    return study, timed(command, workdir)
-
+from common import clean_env, copy_study, timed
 
 COMPOSE = """
 import time
@@ -71,15 +49,10 @@ def overheads(study: Path) -> dict[str, float]:
     imports = "import sklearn.neural_network, sklearn.linear_model, sklearn.neighbors, sklearn.metrics"
     sklearn = timed([*python, imports], study) - bare
     package = next((study / "src").iterdir()).name
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
-    }
     composed = subprocess.run(
         [*python, COMPOSE.format(package=package)],
         cwd=study,
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -107,8 +80,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
         workdir = Path(tmp)
         if not args.no_warm_up:
-            copy(workdir, "warm-up")
-        study, copy_seconds = copy(workdir, "study")
+            copy_study(workdir, "warm-up")
+        study, copy_seconds = copy_study(workdir, "study")
         first_seconds = timed([*nox, "-s", "reproduce"], study)
         report = workdir / "report.json"
         ready_seconds = timed([*nox, "-R", "-s", "reproduce", "--", f"--report={report}"], study)

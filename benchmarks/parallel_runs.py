@@ -14,24 +14,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-OUTER = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
-
-
-def run(command: list[str], cwd: Path) -> float:
-    env = {key: value for key, value in os.environ.items() if key not in OUTER}
-    env["PYTHONHASHSEED"] = "0"
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if result.returncode:
-        sys.exit(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-    return time.perf_counter() - started
+from common import copy_study, timed
 
 
 def main() -> None:
@@ -42,17 +28,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
         workdir = Path(tmp)
-        study = workdir / "study"
-        copy = ["copier", "copy", "--trust", "--defaults", "--quiet", "--vcs-ref=HEAD"]
-        run([*copy, f"--data=dvc_remote={workdir / 'remote'}", str(REPO), str(study)], workdir)
+        study, _ = copy_study(workdir, "study")
         package = next((study / "src").iterdir()).name
         grid = ["uv", "run", "--frozen", "python", "-m", f"{package}.run", "--multirun"]
         grid += ["scale=large", "variant=proposed", f"seed={seeds}"]
         walls = {}
         for launcher in ("basic", "cores"):
-            walls[launcher] = run(
-                [*grid, f"hydra/launcher={launcher}", f"hydra.sweep.dir={workdir / launcher}"], study
-            )
+            sweep = [f"hydra/launcher={launcher}", f"hydra.sweep.dir={workdir / launcher}"]
+            walls[launcher] = timed([*grid, *sweep], study, PYTHONHASHSEED="0")
 
         metrics, seconds = {}, []
         for launcher in walls:

@@ -1,6 +1,5 @@
 """Studies generated over every question axis: exact files, no Jinja left, lint clean."""
 
-import json
 import tomllib
 
 import pytest
@@ -120,7 +119,6 @@ def test_config_files_parse(study):
     assert pyproject["project"]["requires-python"] == ">=" + (folder / ".python-version").read_text().strip()
     for path in [*folder.rglob("*.yaml"), folder / ".copier-answers.yml"]:
         yaml.safe_load(path.read_text())
-    json.dumps(pyproject)
 
 
 def test_answers_reach_the_study(study):
