@@ -56,6 +56,10 @@ def tests(session: nox.Session) -> None:
     """Generate studies over the question axes of copier.yml and run their own sessions."""
     sync(session, "test")
     env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
+    # nox points these at this session's environment; the studies' uv must use their own. They
+    # are unset here, not in a fixture: copier runs its tasks in a copy of the environment that
+    # plumbum takes when copier is imported, before any fixture runs.
+    env |= {"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None, "UV_PYTHON": None}
     session.run("pytest", *session.posargs, env=env)
 
 
@@ -64,5 +68,9 @@ def benchmark(session: nox.Session) -> None:
     """Copy to a verified reproduce, the overhead of reproduce, and parallel against sequential runs."""
     sync(session, "test")
     env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
+    # nox points these at this session's environment; the studies' uv must use their own. They
+    # are unset here, not in a fixture: copier runs its tasks in a copy of the environment that
+    # plumbum takes when copier is imported, before any fixture runs.
+    env |= {"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None, "UV_PYTHON": None}
     session.run("python", "benchmarks/copy_to_reproduce.py", *session.posargs, env=env)
     session.run("python", "benchmarks/parallel_runs.py", env=env)

@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without the virtual environment the benchmark itself runs in."""
-    outer = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+    outer = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"}
     return {key: value for key, value in os.environ.items() if key not in outer} | extra
 
 

@@ -8,8 +8,9 @@ Prints, for a study generated with the default answers:
   its overhead: that wall time divided by the compute time spent inside the runs;
 - the same for the smoke tier (`nox -R -s reproduce -- smoke`).
 
-Then where the overhead goes, inside that study: importing scikit-learn,
-composing one run's config with Hydra, and `dvc status` on the pipeline.
+Then where the overhead goes, inside that study: importing scikit-learn with
+and without cached bytecode, composing one run's config with Hydra, the
+report stage (tables and figure), and `dvc status` on the pipeline.
 
 A warm-up copy first fills uv's cache, so that downloads are not timed.
 Usage: python benchmarks/copy_to_reproduce.py [--no-warm-up]
@@ -42,12 +43,17 @@ print((time.perf_counter() - started) / len(names))
 """
 
 
-def overheads(study: Path) -> dict[str, float]:
+def overheads(study: Path, workdir: Path) -> dict[str, float]:
     """Seconds for the fixed costs that grouping runs into few processes avoids repeating."""
     python = ["uv", "run", "--frozen", "--no-sync", "python", "-c"]
     bare = timed([*python, "pass"], study)
     imports = "import sklearn.neural_network, sklearn.linear_model, sklearn.neighbors, sklearn.metrics"
-    sklearn = timed([*python, imports], study) - bare
+    # Bytecode read from an empty cache and never written: every module compiled, as with
+    # PYTHONDONTWRITEBYTECODE=1; then from a cache the first of two imports filled.
+    empty, cache = workdir / "pycache-empty", workdir / "pycache"
+    uncached = timed([*python, imports], study, PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=str(empty))
+    timed([*python, imports], study, PYTHONPYCACHEPREFIX=str(cache))
+    cached = timed([*python, imports], study, PYTHONPYCACHEPREFIX=str(cache))
     package = next((study / "src").iterdir()).name
     composed = subprocess.run(
         [*python, COMPOSE.format(package=package)],
@@ -57,8 +63,15 @@ def overheads(study: Path) -> dict[str, float]:
         text=True,
         check=True,
     )
+    report = timed(["uv", "run", "--frozen", "--no-sync", "python", "-m", f"{package}.report"], study)
     status = timed(["uv", "run", "--frozen", "--no-sync", "dvc", "status"], study)
-    return {"sklearn": sklearn, "compose": float(composed.stdout.split()[-1]), "dvc_status": status}
+    return {
+        "sklearn_uncached": uncached - bare,
+        "sklearn_cached": cached - bare,
+        "compose": float(composed.stdout.split()[-1]),
+        "report": report,
+        "dvc_status": status,
+    }
 
 
 def cpu_model() -> str:
@@ -88,7 +101,7 @@ def main() -> None:
         timing = json.loads(report.read_text())["timing"]
         smoke_seconds = timed([*nox, "-R", "-s", "reproduce", "--", "smoke", f"--report={report}"], study)
         smoke = json.loads(report.read_text())["timing"]
-        fixed = overheads(study)
+        fixed = overheads(study, workdir)
 
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}")
     print(f"copy (with its first run):         {copy_seconds:6.1f} s")
@@ -100,9 +113,11 @@ def main() -> None:
     print(f"nox -R -s reproduce -- smoke:      {smoke_seconds:6.1f} s")
     print(f"compute inside its {smoke['runs']} runs:       {smoke['run_seconds']:6.1f} s")
     print(f"overhead (wall / compute):         {smoke_seconds / smoke['run_seconds']:6.1f}")
-    print(f"import scikit-learn, per process:  {fixed['sklearn']:6.2f} s")
+    print(f"import scikit-learn, compiling:    {fixed['sklearn_uncached']:6.2f} s")
+    print(f"import scikit-learn, bytecode:     {fixed['sklearn_cached']:6.2f} s")
     print(f"compose one run's config (Hydra):  {fixed['compose']:6.3f} s")
-    print(f"dvc status, 3-stage pipeline:      {fixed['dvc_status']:6.2f} s")
+    print(f"report stage (tables, figure):     {fixed['report']:6.2f} s")
+    print(f"dvc status, 4-stage pipeline:      {fixed['dvc_status']:6.2f} s")
 
 
 if __name__ == "__main__":

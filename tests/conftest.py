@@ -84,9 +84,10 @@ def _test_environment(tmp_path_factory: pytest.TempPathFactory):
         patch.setenv(key, value)
     patch.setenv("DVC_NO_ANALYTICS", "1")
     patch.setenv("UV_PYTHON_DOWNLOADS", "never")
-    # nox sets both for its session; a study's uv must not install into the tests' environment.
-    patch.delenv("VIRTUAL_ENV", raising=False)
-    patch.delenv("UV_PROJECT_ENVIRONMENT", raising=False)
+    # A study's uv must neither install into the tests' environment nor use its Python. (Copy
+    # tasks run in the environment copier saw when imported: the noxfile unsets these for them.)
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"):
+        patch.delenv(name, raising=False)
     yield
     patch.undo()
 
@@ -112,6 +113,8 @@ def generate(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callab
 def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """Run a command in a study, with no virtual environment of the tests leaking in."""
     environment = {**os.environ, **env}
-    environment.pop("VIRTUAL_ENV", None)
-    environment.pop("UV_PROJECT_ENVIRONMENT", None)
-    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
+    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"):
+        environment.pop(name, None)
+    return subprocess.run(
+        command, cwd=cwd, env=environment, capture_output=True, text=True, errors="replace", check=False
+    )

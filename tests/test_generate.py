@@ -14,6 +14,7 @@ STATIC = {
     ".gitignore",
     ".pre-commit-config.yaml",
     ".python-version",
+    "CITATION.cff",
     "LICENSE",
     "README.md",
     "conf/augmentation/none.yaml",
@@ -45,23 +46,30 @@ STATIC = {
     "tests/test_config.py",
     "tests/test_experiment.py",
     "tests/test_results.py",
+    "tests/test_statistics.py",
 }
 MODULES = [
     "__init__",
     "ablations",
     "aggregate",
+    "checklist",
     "compare",
     "config",
     "data",
+    "estimates",
     "experiment",
     "fetch_demo_data",
+    "figure",
     "models",
     "prepare",
     "provenance",
+    "readme",
     "report",
     "reproduce",
+    "results",
     "run",
     "study",
+    "tables",
     "verify",
 ]
 # What the first run adds to the first commit.
@@ -72,18 +80,22 @@ RECORDED = {
     *(
         f"results/{tier}/{name}"
         for tier in ("smoke", "small")
-        for name in ("compute.json", "metrics.json", "runs.csv")
+        for name in ("comparisons.json", "compute.json", "metrics.json", "runs.csv")
     ),
+    # The main tier's report.
+    *(f"results/small/{name}" for name in ("table.md", "table.tex", "differences.tex")),
+    *(f"results/small/figure.{kind}" for kind in ("png", "pdf")),
 }
+PAPER = {"paper/.gitignore", "paper/main.tex", "paper/references.bib"}
 
 
 CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
 
 
-def expected_files(import_name: str, recorded: bool, ci: str = "github") -> set[str]:
+def expected_files(import_name: str, recorded: bool, ci: str = "github", paper: bool = False) -> set[str]:
     package = {f"src/{import_name}/{module}.py" for module in MODULES}
     ci_files = {path for provider, path in CI_FILES.items() if provider in ci}
-    return STATIC | package | ci_files | (RECORDED if recorded else set())
+    return STATIC | package | ci_files | (RECORDED if recorded else set()) | (PAPER if paper else set())
 
 
 def label(answers: dict) -> str:
@@ -99,7 +111,9 @@ def study(request, template, tmp_path_factory):
 
 def test_exact_file_set_in_the_first_commit(study):
     folder, answers = study
-    expected = expected_files("digits_study", recorded=False, ci=answers.get("ci", "github"))
+    expected = expected_files(
+        "digits_study", recorded=False, ci=answers.get("ci", "github"), paper=answers.get("paper", False)
+    )
     assert set(git(folder, "ls-files").splitlines()) == expected
     assert git(folder, "status", "--porcelain") == "", "the copy task commits every file it creates"
 
@@ -156,3 +170,28 @@ def test_no_study_records_a_result_without_running(study):
     folder, _ = study
     assert not (folder / "results").exists()
     assert "No result has been recorded yet" in (folder / "README.md").read_text()
+
+
+def test_the_citation_file_is_valid_and_names_the_author(study):
+    folder, _ = study
+    validated = run(["cffconvert", "--validate", "--infile", "CITATION.cff"], folder)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    citation = yaml.safe_load((folder / "CITATION.cff").read_text())
+    answers = yaml.safe_load((folder / ".copier-answers.yml").read_text())
+    author = citation["authors"][0]
+    assert f"{author['given-names']} {author['family-names']}" == answers["author_name"]
+    assert (citation["title"], citation["license"]) == (answers["project_name"], answers["license"])
+
+
+def test_answers_are_escaped_for_latex_and_citation(generate):
+    folder = generate(
+        project_name="R&D: 100% {fast} #1",
+        author_name="Plato",
+        paper=True,
+        record_first_result=False,
+    )
+    main = (folder / "paper/main.tex").read_text()
+    assert r"\title{R\&D: 100\% \{fast\} \#1}" in main
+    assert r"\author{Plato}" in main
+    assert yaml.safe_load((folder / "CITATION.cff").read_text())["authors"][0]["given-names"] == "Plato"
+    assert run(["cffconvert", "--validate", "--infile", "CITATION.cff"], folder).returncode == 0

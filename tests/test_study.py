@@ -4,13 +4,16 @@ These are the slow tests: each study locks its environment, runs its pipeline
 once at copy time and again in `nox -s reproduce`.
 """
 
+import fnmatch
+import itertools
 import json
+import re
 import shutil
 import sys
 
 import pytest
 import yaml
-from conftest import copy_study, git, run
+from conftest import REPO, copy_study, git, run
 from test_generate import expected_files
 
 pytestmark = pytest.mark.slow
@@ -22,6 +25,7 @@ OTHER = {
     "license": "Apache-2.0",
     "python_version": "3.10",
     "n_seeds": 3,
+    "paper": True,
 }
 
 
@@ -60,13 +64,18 @@ def default_study(studies):
 def test_the_first_commit_holds_the_recorded_result(study):
     folder, answers = study
     tracked = set(git(folder, "ls-files").splitlines())
-    assert tracked == expected_files(answers.get("import_name", "digits_study"), recorded=True)
+    expected = expected_files(
+        answers.get("import_name", "digits_study"), recorded=True, paper=answers.get("paper", False)
+    )
+    assert tracked == expected
     assert ".github/workflows/ci.yml" in tracked
     assert git(folder, "status", "--porcelain") == ""
     summary = json.loads((folder / "results/small/metrics.json").read_text())
     assert len(summary) == 6, "proposed, two baselines and three ablations"
     assert {stats["accuracy"]["n"] for stats in summary.values()} == {answers.get("n_seeds", 5)}
-    assert "| proposed |" in (folder / "README.md").read_text()
+    readme = (folder / "README.md").read_text()
+    assert "| proposed |" in readme and "![accuracy, macro_f1 per variant" in readme
+    assert f"over n={answers.get('n_seeds', 5)} seeds" in readme
 
 
 def test_the_study_reproduces_right_after_copy(study):
@@ -220,3 +229,107 @@ def test_lint_rejects_leftovers_of_a_conflicting_update(default_study):
     output = result.stdout + result.stderr
     assert "no merge conflict markers" in output and "Failed" in output
     assert "no .rej files left by copier update" in output
+
+
+def test_the_checklist_is_done_in_a_fresh_study_and_sees_stale_results(study):
+    folder, _ = study
+    result = nox(folder, "-s", "checklist")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "10 of 11 done, 0 to do." in result.stdout
+    assert "[check yourself] Pre-trained models" in result.stdout
+    model = folder / "conf/model/mlp.yaml"
+    original = model.read_text()
+    model.write_text(original.replace("weight_decay: 1.0e-3", "weight_decay: 0.5"))
+    try:
+        stale = nox(folder, "-s", "checklist")
+    finally:
+        model.write_text(original)
+    assert stale.returncode == 1
+    assert "[to do] Results match the code and data they claim to come from" in stale.stdout
+    assert "out of date: runs@small, runs@smoke; run `uvx nox -s record`" in stale.stdout
+
+
+def test_the_paper_session_builds_with_latexmk_or_says_how_to_install_it(studies, tmp_path):
+    folder, _ = studies("other-answers")
+    # The session runs no Python of its own: a PATH with nothing but (a stand-in for) latexmk will do.
+    bare, fake = tmp_path / "bare", tmp_path / "fake"
+    bare.mkdir()
+    fake.mkdir()
+    missing = run([sys.executable, "-m", "nox", "--no-color", "-s", "paper"], folder, PATH=str(bare))
+    assert missing.returncode != 0
+    assert "latexmk is not installed" in missing.stdout + missing.stderr
+    assert "apt-get install latexmk" in missing.stdout + missing.stderr
+    (fake / "latexmk").write_text('#!/bin/sh\necho "$PWD $*" > "$0.called"\n')
+    (fake / "latexmk").chmod(0o755)
+    built = run([sys.executable, "-m", "nox", "--no-color", "-s", "paper"], folder, PATH=str(fake))
+    assert built.returncode == 0, built.stdout + built.stderr
+    called = (fake / "latexmk.called").read_text()
+    assert called.startswith(f"{folder / 'paper'} -pdf") and called.rstrip().endswith("main.tex")
+    main = (folder / "paper/main.tex").read_text()
+    results = folder / "results" / "small"
+    assert r"\newcommand{\results}{../results/small}" in main
+    for name in ("table.tex", "differences.tex", "figure.pdf"):
+        assert f"\\results/{name}" in main and (results / name).is_file()
+
+
+def test_ablations_that_break_the_rules_are_named(default_study):
+    """The messages the README shows: a file that does not compose, and one that changes two things."""
+    ablations = default_study / "conf/variant/ablation"
+    (ablations / "wider.yaml").write_text(
+        "# @package _global_\nvariant: ablation/wider\nmodel:\n  hiden_units: [200]\n"
+    )
+    (ablations / "narrower.yaml").write_text(
+        "# @package _global_\nvariant: ablation/narrower\nmodel:\n  hidden_units: [50]\n"
+        "training:\n  batch_size: 64\n"
+    )
+    try:
+        result = nox(default_study, "-s", "tests", "--", "tests/test_config.py", "-k", "wider or narrower")
+    finally:
+        (ablations / "wider.yaml").unlink()
+        (ablations / "narrower.yaml").unlink()
+    assert result.returncode != 0
+    assert "conf/variant/ablation/wider.yaml does not compose" in result.stdout
+    assert "hiden_units" in result.stdout
+    message = (
+        "conf/variant/ablation/narrower.yaml must change exactly one thing; it changes: "
+        "model.hidden_units: [100] -> [50]; training.batch_size: 128 -> 64"
+    )
+    assert message in result.stdout
+    assert message in (default_study / "README.md").read_text()
+
+
+def ownership_map() -> dict[str, list[str]]:
+    """The table of docs/update.md: owner -> file patterns (`<package>` for the import name)."""
+    lines = (REPO / "docs/update.md").read_text().splitlines()
+    start = lines.index("| owner | files | on update |") + 2
+    rows = {}
+    for line in itertools.takewhile(lambda line: line.startswith("|"), lines[start:]):
+        owner, files, _ = (cell.strip() for cell in line.strip("|").split(" | "))
+        rows[owner] = re.findall(r"`([^`]+)`", files)
+    return rows
+
+
+def test_every_file_has_exactly_one_owner_in_the_update_docs(study):
+    folder, answers = study
+    package = answers.get("import_name", "digits_study")
+    rows = ownership_map()
+    for name in git(folder, "ls-files").splitlines():
+        owners = [
+            owner
+            for owner, patterns in rows.items()
+            if any(fnmatch.fnmatchcase(name, pattern.replace("<package>", package)) for pattern in patterns)
+        ]
+        assert len(owners) == 1, f"{name} is owned by {owners or 'no row'} in docs/update.md"
+    skipped = yaml.safe_load((REPO / "copier.yml").read_text())["_skip_if_exists"]
+    assert rows["the researcher, never written"] == skipped
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="no latexmk (TeX Live) on this machine")
+def test_the_paper_builds_with_the_generated_tables_and_figure(studies):
+    folder, _ = studies("other-answers")
+    result = run([sys.executable, "-m", "nox", "--no-color", "-s", "paper"], folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (folder / "paper/build/main.pdf").read_bytes().startswith(b"%PDF")
+    log = (folder / "paper/build/main.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log and "undefined" not in log.lower()
+    assert git(folder, "status", "--porcelain") == "", "the build stays in the ignored paper/build/"

@@ -4,26 +4,29 @@ Reads runs/TIER/ and writes to results/TIER/, for git rather than the DVC
 cache because these files are small and are what a reader looks at:
 - runs.csv: one row per (variant, seed) with every metric;
 - metrics.json: per variant and metric, the mean, the sample standard
-  deviation (ddof=1) and n, the number of seeds;
+  deviation (ddof=1), the standard error, the 95% confidence interval of the
+  mean and n, the number of seeds (see estimates.py);
+- comparisons.json: per baseline or ablation and metric, its difference from
+  the proposed method with a 95% confidence interval and a p-value (Welch);
 - compute.json: the compute spent inside the runs, in CPU and GPU hours, and
   an estimate of its energy and carbon under the assumptions it states.
 """
 
 import csv
 import json
-import statistics
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from .config import ROOT, ComputeAssumptions
-from .study import load_study, variants
+from .estimates import describe, difference
+from .study import METHOD, load_study, variants
 
 RUNS, RESULTS = ROOT / "runs", ROOT / "results"
 
 
 class IncompleteRunsError(RuntimeError):
-    """Raised when a run of the study left no metrics behind."""
+    """Raised when the runs cannot make a result: one left no metrics, or the method is missing."""
 
 
 def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
@@ -57,18 +60,31 @@ def metric_names(rows: list[dict]) -> list[str]:
 
 
 def summarise(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
-    summary = {}
-    for variant in names:
-        runs = [row for row in rows if row["variant"] == variant]
-        summary[variant] = {
-            metric: {
-                "mean": statistics.fmean(row[metric] for row in runs),
-                "std": statistics.stdev(row[metric] for row in runs),
-                "n": len(runs),
-            }
+    """Per variant and metric: mean, std, se, 95% confidence interval, n."""
+    return {
+        variant: {metric: describe(scores(rows, variant, metric)) for metric in metric_names(rows)}
+        for variant in names
+    }
+
+
+def compare_with_method(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per other variant and metric: its difference from the proposed method."""
+    if METHOD not in names:
+        raise IncompleteRunsError(
+            f"no variant named {METHOD!r} (conf/variant/{METHOD}.yaml) to compare with."
+        )
+    return {
+        variant: {
+            metric: difference(scores(rows, METHOD, metric), scores(rows, variant, metric))
             for metric in metric_names(rows)
         }
-    return summary
+        for variant in names
+        if variant != METHOD
+    }
+
+
+def scores(rows: list[dict], variant: str, metric: str) -> list[float]:
+    return [row[metric] for row in rows if row["variant"] == variant]
 
 
 def _significant(value: float) -> float:
@@ -96,6 +112,12 @@ def compute_used(rows: list[dict], assumptions: ComputeAssumptions) -> dict:
 def write_results(
     rows: list[dict], names: list[str], results_dir: Path, assumptions: ComputeAssumptions
 ) -> None:
+    # Everything is computed before anything is written: a failure leaves no half-written result.
+    summaries = {
+        "metrics.json": summarise(rows, names),
+        "comparisons.json": compare_with_method(rows, names),
+        "compute.json": compute_used(rows, assumptions),
+    }
     results_dir.mkdir(parents=True, exist_ok=True)
     with (results_dir / "runs.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(
@@ -106,10 +128,8 @@ def write_results(
         )
         writer.writeheader()
         writer.writerows(rows)
-    summary = summarise(rows, names)
-    (results_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    compute = compute_used(rows, assumptions)
-    (results_dir / "compute.json").write_text(json.dumps(compute, indent=2) + "\n")
+    for name, content in summaries.items():
+        (results_dir / name).write_text(json.dumps(content, indent=2) + "\n")
 
 
 def main() -> None:
@@ -120,9 +140,9 @@ def main() -> None:
     names = variants()
     try:
         rows = collect(RUNS / tier, names, study.tiers[tier].seeds)
+        write_results(rows, names, RESULTS / tier, study.compute)
     except IncompleteRunsError as error:
         raise SystemExit(f"error: {error}") from None
-    write_results(rows, names, RESULTS / tier, study.compute)
 
 
 if __name__ == "__main__":

@@ -125,6 +125,8 @@ class ComputeAssumptions:
 @dataclass
 class StudyConfig:
     main_tier: str = MISSING
+    # What changes from one seed to the next: the variation the error bars measure.
+    seeds_vary: str = MISSING
     tiers: dict[str, TierConfig] = MISSING
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
     compute: ComputeAssumptions = MISSING

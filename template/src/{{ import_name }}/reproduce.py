@@ -29,7 +29,7 @@ from .compare import compare, render
 from .study import load_study
 from .verify import corrupted, tracked_hashes
 
-OUTER_ENVIRONMENT = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT"}
+OUTER_ENVIRONMENT = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"}
 
 
 class ReproduceError(RuntimeError):

@@ -13,6 +13,9 @@ from omegaconf import OmegaConf
 
 from .config import CONF_DIR, StudyConfig
 
+# The variant every baseline and ablation is compared with: conf/variant/proposed.yaml.
+METHOD = "proposed"
+
 
 def load_study(conf_dir: Path = CONF_DIR) -> StudyConfig:
     """Read conf/study.yaml, checked against its schema and for seeds enough to measure a spread."""
@@ -34,7 +37,7 @@ def variants(conf_dir: Path = CONF_DIR) -> list[str]:
     names = sorted(
         path.relative_to(variant_dir).with_suffix("").as_posix() for path in variant_dir.rglob("*.yaml")
     )
-    return sorted(names, key=lambda name: name != "proposed")
+    return sorted(names, key=lambda name: name != METHOD)
 
 
 def main() -> None:

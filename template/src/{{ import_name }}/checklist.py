@@ -1,0 +1,189 @@
+"""Is the study ready for a reader? `python -m <package>.checklist`, or `nox -s checklist`.
+
+Prints the five items of the ML Code Completeness Checklist (Papers with
+Code) and the reproducibility items of the NeurIPS paper checklist, each with
+a state read from this repository: done, to do (with what to do), or check
+yourself, for what no file can tell. Exits 1 while anything is to do.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import yaml
+
+from . import readme
+from .config import ROOT
+from .results import ResultsError, load
+from .study import METHOD, load_study, variants
+
+DONE, TODO, CHECK = "done", "to do", "check yourself"
+PRETRAINED = (
+    "no file can say whether your trained models are published: the demo's train in seconds; "
+    "if yours are costly, `uv run dvc push` puts runs/ in the DVC remote: say in the README how to get them"
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    section: str
+    name: str
+    state: str
+    detail: str
+
+
+def _command(*args: str) -> subprocess.CompletedProcess | None:
+    if shutil.which(args[0]) is None:
+        return None
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def lock_state() -> tuple[str, str]:
+    if not (ROOT / "uv.lock").is_file():
+        return TODO, "no uv.lock: run `uv lock` and commit it"
+    checked = _command("uv", "lock", "--check", "--offline")
+    if checked is None:
+        return CHECK, "uv is not installed here, so whether uv.lock matches pyproject.toml is unknown"
+    if checked.returncode != 0:
+        return TODO, "uv.lock does not match pyproject.toml: run `uv lock` and commit it"
+    return DONE, "pyproject.toml, with every version pinned in uv.lock (in sync)"
+
+
+def environment_state() -> tuple[str, str]:
+    state, detail = lock_state()
+    if state != DONE:
+        return state, detail
+    if not (ROOT / ".python-version").is_file():
+        return TODO, "no .python-version: write the Python version the study runs on into it"
+    return (
+        DONE,
+        "`uvx nox -s reproduce`: a clean clone, the Python of .python-version, the packages of uv.lock",
+    )
+
+
+def pipeline_state() -> tuple[str, str]:
+    status = _command("dvc", "status", "--json")
+    if status is None:
+        return CHECK, "dvc is not installed here: run `uvx nox -s checklist`"
+    changed = sorted(json.loads(status.stdout or "{}")) if status.returncode == 0 else ["(dvc status failed)"]
+    if changed:
+        return TODO, f"out of date: {', '.join(changed)}; run `uvx nox -s record` and commit"
+    return DONE, "dvc status: every recorded result matches the code, configs and data"
+
+
+def readme_state() -> tuple[str, str]:
+    try:
+        study = load_study()
+        text = (ROOT / "README.md").read_text(encoding="utf-8")
+        section = readme.section(ROOT / "results" / study.main_tier, study.main_tier, study.seeds_vary)
+        current = readme.with_section(text, section, ROOT / "README.md")
+    except (OSError, ResultsError, ValueError) as error:
+        return TODO, str(error)
+    problems = []
+    if current != text:
+        problems.append("its results section is out of date: run `uvx nox -s record`")
+    if "nox -s reproduce" not in text:
+        problems.append("it does not give the command that reproduces the results (`uvx nox -s reproduce`)")
+    if problems:
+        return TODO, "README.md: " + "; ".join(problems)
+    return (
+        DONE,
+        "README.md: the results tables between its markers match results/, with `uvx nox -s reproduce`",
+    )
+
+
+def _present(paths: list[str], todo: str) -> Callable[[], tuple[str, str]]:
+    def state() -> tuple[str, str]:
+        missing = [path for path in paths if not (ROOT / path).exists()]
+        return (TODO, f"{todo} (missing: {', '.join(missing)})") if missing else (DONE, ", ".join(paths))
+
+    return state
+
+
+def comparisons_state() -> tuple[str, str]:
+    names = variants()
+    baselines = [name for name in names if name.startswith("baseline/")]
+    if METHOD not in names or not baselines:
+        return TODO, f"add conf/variant/{METHOD}.yaml and at least one file in conf/variant/baseline/"
+    return DONE, f"conf/variant/: {METHOD}, {', '.join(baselines)}; all run by `dvc repro`"
+
+
+def error_bars_state() -> tuple[str, str]:
+    study = load_study()
+    if not study.seeds_vary.strip():
+        return TODO, "say in conf/study.yaml what the seeds vary (seeds_vary)"
+    return (
+        DONE,
+        f"95% confidence intervals of the mean over {len(study.tiers[study.main_tier].seeds)} seeds, "
+        f"defined in every caption; the seeds vary {study.seeds_vary}",
+    )
+
+
+def compute_state() -> tuple[str, str]:
+    study = load_study()
+    try:
+        compute = load(ROOT / "results" / study.main_tier).compute
+    except ResultsError as error:
+        return TODO, str(error)
+    return (
+        DONE,
+        f"{compute['cpu_hours']:g} CPU hours and {compute['gpu_hours']:g} GPU hours, "
+        f"in results/{study.main_tier}/compute.json and the README",
+    )
+
+
+def citation_state() -> tuple[str, str]:
+    path = ROOT / "CITATION.cff"
+    if not path.is_file():
+        return TODO, "add CITATION.cff so that others can cite the study"
+    citation = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    missing = [key for key in ("cff-version", "message", "title", "authors") if not citation.get(key)]
+    if missing:
+        return TODO, f"CITATION.cff lacks {', '.join(missing)}"
+    return DONE, f"CITATION.cff: {citation['title']}"
+
+
+def items() -> list[Item]:
+    completeness = "ML Code Completeness Checklist"
+    neurips = "NeurIPS paper checklist: reproducibility"
+    code = f"src/{__package__}"
+    checks: list[tuple[str, str, Callable[[], tuple[str, str]]]] = [
+        (completeness, "Specification of dependencies", lock_state),
+        (
+            completeness,
+            "Training code",
+            _present([f"{code}/experiment.py", "conf/variant", "dvc.yaml"], "the code that trains"),
+        ),
+        (
+            completeness,
+            "Evaluation code",
+            _present([f"{code}/experiment.py", f"{code}/aggregate.py"], "the code that evaluates"),
+        ),
+        (completeness, "Pre-trained models", lambda: (CHECK, PRETRAINED)),
+        (completeness, "README results table with the commands that produce it", readme_state),
+        (neurips, "Results match the code and data they claim to come from", pipeline_state),
+        (neurips, "Exact command and environment", environment_state),
+        (neurips, "Scripts for the method and the baselines", comparisons_state),
+        (neurips, "Error bars defined: what varies, and which statistic", error_bars_state),
+        (neurips, "Compute reported", compute_state),
+        (neurips, "Citation", citation_state),
+    ]
+    return [Item(section, name, *state()) for section, name, state in checks]
+
+
+def main() -> int:
+    found = items()
+    for section in dict.fromkeys(item.section for item in found):
+        print(section)
+        for item in (item for item in found if item.section == section):
+            print(f"  [{item.state}] {item.name}\n      {item.detail}")
+    todo = sum(item.state == TODO for item in found)
+    print(f"\n{sum(item.state == DONE for item in found)} of {len(found)} done, {todo} to do.")
+    return 1 if todo else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

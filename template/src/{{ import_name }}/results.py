@@ -1,0 +1,95 @@
+"""A tier's recorded result, read from results/<tier>/ and checked to be complete.
+
+The tables, the figure, the README and the checklist all start here, so a
+hand-edited or truncated file is caught once, with the file and entry named.
+"""
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ROOT
+from .study import METHOD
+
+STATISTICS = ("mean", "std", "se", "ci_low", "ci_high", "n")
+DIFFERENCES = ("difference", "ci_low", "ci_high", "p_value", "df")
+COMPUTE = ("runs", "cpu_hours", "gpu_hours", "energy_kwh", "co2e_kg")
+
+
+class ResultsError(ValueError):
+    """A recorded result that is missing or incomplete."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    tier: str
+    folder: Path
+    # variant -> metric -> statistic (see estimates.describe), proposed method first.
+    summary: dict[str, dict[str, dict[str, float]]]
+    # other variant -> metric -> its difference from the method (see estimates.difference).
+    comparisons: dict[str, dict[str, dict[str, float | None]]]
+    compute: dict
+    # One row per run: variant, seed and every metric.
+    runs: list[dict[str, str]]
+
+    @property
+    def metrics(self) -> list[str]:
+        return list(self.summary[METHOD])
+
+    @property
+    def seeds(self) -> list[int]:
+        """The numbers of seeds behind the variants' means (one number when all agree)."""
+        return sorted({stats["n"] for variant in self.summary.values() for stats in variant.values()})
+
+    def shown(self, name: str) -> str:
+        """A file of this result as a reader would type its path: relative to the study."""
+        path = (self.folder / name).resolve()
+        return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def load(folder: Path, tier: str | None = None) -> Recorded:
+    """Read results/<tier>/; raise ResultsError naming the file and the entry that is missing."""
+    files = {name: folder / name for name in ("metrics.json", "comparisons.json", "compute.json", "runs.csv")}
+    for path in files.values():
+        if not path.is_file():
+            raise ResultsError(f"{path} is missing: run `uvx nox -s record` to record the result.")
+    summary = _json(files["metrics.json"])
+    comparisons = _json(files["comparisons.json"])
+    if METHOD not in summary:
+        raise ResultsError(f"{files['metrics.json']} has no entry for the method, {METHOD!r}.")
+    metrics = list(summary[METHOD])
+    _require(files["metrics.json"], summary, list(summary), metrics, STATISTICS)
+    _require(
+        files["comparisons.json"], comparisons, [v for v in summary if v != METHOD], metrics, DIFFERENCES
+    )
+    compute = _json(files["compute.json"])
+    missing = [key for key in COMPUTE if key not in compute]
+    if missing:
+        raise ResultsError(f"{files['compute.json']} lacks {', '.join(missing)}.")
+    with files["runs.csv"].open(newline="") as handle:
+        runs = list(csv.DictReader(handle))
+    return Recorded(tier or folder.name, folder, summary, comparisons, compute, runs)
+
+
+def _json(path: Path) -> dict:
+    try:
+        content = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{path} is not valid JSON ({error}).") from None
+    if not isinstance(content, dict):
+        raise ResultsError(f"{path} should hold a JSON object.")
+    return content
+
+
+def _require(
+    path: Path, content: dict, variants: list[str], metrics: list[str], keys: tuple[str, ...]
+) -> None:
+    for variant in variants:
+        for metric in metrics:
+            entry = content.get(variant, {}).get(metric)
+            if not isinstance(entry, dict):
+                raise ResultsError(f"{path}: variant {variant!r} has no metric {metric!r}.")
+            missing = [key for key in keys if key not in entry]
+            if missing:
+                raise ResultsError(f"{path}: {variant!r} {metric!r} lacks {', '.join(missing)}.")

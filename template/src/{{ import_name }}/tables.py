@@ -1,0 +1,169 @@
+"""The main result as tables: Markdown for the README, LaTeX (booktabs) for a paper.
+
+Each table carries its caption: what the numbers are, over how many seeds,
+what the seeds vary, and what the intervals mean, so it can be read alone.
+"""
+
+from collections.abc import Callable
+
+from .results import Recorded
+from .study import METHOD
+
+
+def _score(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return "<0.001" if value < 0.001 else f"{value:.2g}"
+
+
+def _seeds(recorded: Recorded) -> str:
+    return "/".join(map(str, recorded.seeds))
+
+
+def results_caption(recorded: Recorded, seeds_vary: str) -> str:
+    return (
+        f"Mean ± sample standard deviation (ddof=1) over n={_seeds(recorded)} seeds, and the 95% "
+        f"confidence interval of the mean (Student's t). The seeds vary {seeds_vary}."
+    )
+
+
+def differences_caption(recorded: Recorded) -> str:
+    return (
+        f"Difference of means (variant - {METHOD}) with its 95% confidence interval and two-sided "
+        f"p-value from Welch's t-test, n={_seeds(recorded)} seeds per variant, not corrected for the "
+        f"{len(recorded.comparisons)} comparisons. An interval that contains 0 means no difference was "
+        "detected at this n, not that there is none."
+    )
+
+
+def compute_sentence(recorded: Recorded) -> str:
+    compute = recorded.compute
+    return (
+        f"Compute: {compute['runs']} runs, {compute['cpu_hours']:g} CPU hours and "
+        f"{compute['gpu_hours']:g} GPU hours, about {compute['energy_kwh']:g} kWh and "
+        f"{compute['co2e_kg']:g} kg CO2e under the assumptions in conf/study.yaml."
+    )
+
+
+def _result_rows(recorded: Recorded, plus_minus: str, text: Callable[[str], str]) -> list[list[str]]:
+    """Per variant: its name, then per metric `mean ± std` and `[low, high]`."""
+    return [
+        [
+            text(variant),
+            *(
+                cell
+                for stats in (by_metric[metric] for metric in recorded.metrics)
+                for cell in (
+                    f"{_score(stats['mean'])} {plus_minus} {_score(stats['std'])}",
+                    f"[{_score(stats['ci_low'])}, {_score(stats['ci_high'])}]",
+                )
+            ),
+        ]
+        for variant, by_metric in recorded.summary.items()
+    ]
+
+
+def _difference_rows(
+    recorded: Recorded, number: Callable[[float], str], text: Callable[[str], str]
+) -> list[list[str]]:
+    """Per other variant: its name, then per metric `difference [low, high]` and the p-value."""
+    return [
+        [
+            text(variant),
+            *(
+                cell
+                for diff in (by_metric[metric] for metric in recorded.metrics)
+                for cell in (
+                    f"{number(diff['difference'])} [{number(diff['ci_low'])}, {number(diff['ci_high'])}]",
+                    text(_p(diff["p_value"])),
+                )
+            ),
+        ]
+        for variant, by_metric in recorded.comparisons.items()
+    ]
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def markdown(recorded: Recorded, seeds_vary: str) -> str:
+    """Both tables with their captions, and the compute behind them."""
+    metrics = recorded.metrics
+    results = _markdown_table(
+        ["variant", *(cell for metric in metrics for cell in (metric, "95% CI"))],
+        _result_rows(recorded, "±", str),
+    )
+    differences = _markdown_table(
+        [f"vs. {METHOD}", *(cell for metric in metrics for cell in (f"Δ {metric} [95% CI]", "p"))],
+        _difference_rows(recorded, lambda value: f"{value:+.4f}", str),
+    )
+    lines = [
+        *results,
+        "",
+        results_caption(recorded, seeds_vary),
+        "",
+        *differences,
+        "",
+        differences_caption(recorded),
+        "",
+        f"{compute_sentence(recorded)} Recorded in `{recorded.shown('')}` by `uvx nox -s record`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _tex(text: str) -> str:
+    """Text as LaTeX typesets it literally."""
+    special = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"}
+    special |= {"{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    special |= {"<": r"$<$", "±": r"$\pm$"}
+    return "".join(special.get(char, char) for char in text)
+
+
+def _latex_table(label: str, caption: str, header: list[str], rows: list[list[str]], source: str) -> str:
+    """A booktabs `table` float scaled to the text width (it needs booktabs and graphicx)."""
+    return "\n".join(
+        [
+            f"% Generated from {source} by the report stage (dvc.yaml); edits here are overwritten.",
+            r"\begin{table}[t]",
+            r"  \centering",
+            r"  \caption{" + _tex(caption) + "}",
+            r"  \label{" + label + "}",
+            r"  \resizebox{\linewidth}{!}{\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+            r"    \toprule",
+            "    " + " & ".join(header) + r" \\",
+            r"    \midrule",
+            *("    " + " & ".join(row) + r" \\" for row in rows),
+            r"    \bottomrule",
+            r"  \end{tabular}}",
+            r"\end{table}",
+            "",
+        ]
+    )
+
+
+def latex_results(recorded: Recorded, seeds_vary: str) -> str:
+    """The per-variant table, label tab:results."""
+    header = ["Variant", *(cell for metric in recorded.metrics for cell in (_tex(metric), r"95\% CI"))]
+    caption = f"{results_caption(recorded, seeds_vary)} {compute_sentence(recorded)}"
+    rows = _result_rows(recorded, r"$\pm$", _tex)
+    return _latex_table("tab:results", caption, header, rows, recorded.shown("metrics.json"))
+
+
+def latex_differences(recorded: Recorded) -> str:
+    """Each baseline and ablation against the method, label tab:differences."""
+    header = [
+        rf"vs.\ {_tex(METHOD)}",
+        *(cell for metric in recorded.metrics for cell in (rf"$\Delta$ {_tex(metric)}", "$p$")),
+    ]
+    rows = _difference_rows(recorded, lambda value: f"${value:+.4f}$", _tex)
+    source = recorded.shown("comparisons.json")
+    return _latex_table("tab:differences", differences_caption(recorded), header, rows, source)
