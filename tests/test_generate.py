@@ -185,13 +185,13 @@ def test_the_citation_file_is_valid_and_names_the_author(study):
 
 def test_answers_are_escaped_for_latex_and_citation(generate):
     folder = generate(
-        project_name="R&D: 100% {fast} #1",
+        project_name="R&D: 100% {fast} #1 a\\b",
         author_name="Plato",
         paper=True,
         record_first_result=False,
     )
     main = (folder / "paper/main.tex").read_text()
-    assert r"\title{R\&D: 100\% \{fast\} \#1}" in main
+    assert r"\title{R\&D: 100\% \{fast\} \#1 a\textbackslash{}b}" in main
     assert r"\author{Plato}" in main
     assert yaml.safe_load((folder / "CITATION.cff").read_text())["authors"][0]["given-names"] == "Plato"
     assert run(["cffconvert", "--validate", "--infile", "CITATION.cff"], folder).returncode == 0

@@ -7,19 +7,21 @@ cache because these files are small and are what a reader looks at:
   deviation (ddof=1), the standard error, the 95% confidence interval of the
   mean and n, the number of seeds (see estimates.py);
 - comparisons.json: per baseline or ablation and metric, its difference from
-  the proposed method with a 95% confidence interval and a p-value (Welch);
+  the proposed method with a 95% confidence interval and a p-value, paired by
+  seed (the tables show this one) and unpaired (Welch);
 - compute.json: the compute spent inside the runs, in CPU and GPU hours, and
   an estimate of its energy and carbon under the assumptions it states.
 """
 
 import csv
 import json
+import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 from .config import ROOT, ComputeAssumptions
-from .estimates import describe, difference
+from .estimates import describe, difference, paired_difference
 from .study import METHOD, load_study, variants
 
 RUNS, RESULTS = ROOT / "runs", ROOT / "results"
@@ -39,6 +41,16 @@ def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
                 missing.append(str(run_dir))
                 continue
             metrics = json.loads((run_dir / "metrics.json").read_text())
+            if rows and set(metrics) != set(metric_names(rows)):
+                raise IncompleteRunsError(
+                    f"{run_dir / 'metrics.json'} has metrics {sorted(metrics)}, "
+                    f"other runs {sorted(metric_names(rows))}: every run must report the same ones."
+                )
+            not_finite = [name for name, value in metrics.items() if not math.isfinite(value)]
+            if not_finite:
+                raise IncompleteRunsError(
+                    f"{run_dir / 'metrics.json'}: not a number: {', '.join(not_finite)}."
+                )
             provenance = json.loads((run_dir / "run.json").read_text())
             usage = {key: provenance[key] for key in ("seconds", "cpu_cores_used", "gpus_used")}
             rows.append({"variant": variant, "seed": seed, **metrics, **usage})
@@ -67,15 +79,18 @@ def summarise(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[st
     }
 
 
-def compare_with_method(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
-    """Per other variant and metric: its difference from the proposed method."""
+def compare_with_method(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[str, dict]]]:
+    """Per other variant and metric: its difference from the proposed method, paired by seed and Welch's."""
     if METHOD not in names:
         raise IncompleteRunsError(
             f"no variant named {METHOD!r} (conf/variant/{METHOD}.yaml) to compare with."
         )
     return {
         variant: {
-            metric: difference(scores(rows, METHOD, metric), scores(rows, variant, metric))
+            metric: {
+                "paired": paired_difference(by_seed(rows, METHOD, metric), by_seed(rows, variant, metric)),
+                "welch": difference(scores(rows, METHOD, metric), scores(rows, variant, metric)),
+            }
             for metric in metric_names(rows)
         }
         for variant in names
@@ -85,6 +100,10 @@ def compare_with_method(rows: list[dict], names: list[str]) -> dict[str, dict[st
 
 def scores(rows: list[dict], variant: str, metric: str) -> list[float]:
     return [row[metric] for row in rows if row["variant"] == variant]
+
+
+def by_seed(rows: list[dict], variant: str, metric: str) -> dict[int, float]:
+    return {row["seed"]: row[metric] for row in rows if row["variant"] == variant}
 
 
 def _significant(value: float) -> float:

@@ -115,10 +115,14 @@ def error_bars_state() -> tuple[str, str]:
     study = load_study()
     if not study.seeds_vary.strip():
         return TODO, "say in conf/study.yaml what the seeds vary (seeds_vary)"
+    try:
+        seeds = "/".join(map(str, load(ROOT / "results" / study.main_tier).seeds))
+    except ResultsError as error:
+        return TODO, str(error)
     return (
         DONE,
-        f"95% confidence intervals of the mean over {len(study.tiers[study.main_tier].seeds)} seeds, "
-        f"defined in every caption; the seeds vary {study.seeds_vary}",
+        f"95% confidence intervals of the mean over n={seeds} seeds, defined in every caption; "
+        f"the seeds vary {study.seeds_vary}",
     )
 
 

@@ -37,7 +37,9 @@ def draw(recorded: Recorded, seeds_vary: str) -> "Figure":
         for variant, row in rows.items():
             stats = recorded.summary[variant][metric]
             seeds = [float(run[metric]) for run in recorded.runs if run["variant"] == variant]
-            ax.scatter(seeds, [row] * len(seeds), s=9, color="0.65", zorder=1)
+            # Spread vertically, so that seeds with equal scores stay visible as separate dots.
+            offsets = [0.25 * (index / max(len(seeds) - 1, 1) - 0.5) for index in range(len(seeds))]
+            ax.scatter(seeds, [row + offset for offset in offsets], s=9, color="0.6", zorder=3)
             ax.errorbar(
                 stats["mean"],
                 row,

@@ -14,6 +14,8 @@ from .study import METHOD
 
 STATISTICS = ("mean", "std", "se", "ci_low", "ci_high", "n")
 DIFFERENCES = ("difference", "ci_low", "ci_high", "p_value", "df")
+# Each comparison with the method, paired by seed and unpaired.
+TESTS = ("paired", "welch")
 COMPUTE = ("runs", "cpu_hours", "gpu_hours", "energy_kwh", "co2e_kg")
 
 
@@ -27,8 +29,8 @@ class Recorded:
     folder: Path
     # variant -> metric -> statistic (see estimates.describe), proposed method first.
     summary: dict[str, dict[str, dict[str, float]]]
-    # other variant -> metric -> its difference from the method (see estimates.difference).
-    comparisons: dict[str, dict[str, dict[str, float | None]]]
+    # other variant -> metric -> "paired" or "welch" -> its difference from the method (estimates.py).
+    comparisons: dict[str, dict[str, dict[str, dict[str, float | None]]]]
     compute: dict
     # One row per run: variant, seed and every metric.
     runs: list[dict[str, str]]
@@ -60,9 +62,12 @@ def load(folder: Path, tier: str | None = None) -> Recorded:
         raise ResultsError(f"{files['metrics.json']} has no entry for the method, {METHOD!r}.")
     metrics = list(summary[METHOD])
     _require(files["metrics.json"], summary, list(summary), metrics, STATISTICS)
-    _require(
-        files["comparisons.json"], comparisons, [v for v in summary if v != METHOD], metrics, DIFFERENCES
-    )
+    others = [variant for variant in summary if variant != METHOD]
+    for test in TESTS:
+        tested = {
+            v: {m: entry.get(test) for m, entry in by_metric.items()} for v, by_metric in comparisons.items()
+        }
+        _require(files["comparisons.json"], tested, others, metrics, DIFFERENCES)
     compute = _json(files["compute.json"])
     missing = [key for key in COMPUTE if key not in compute]
     if missing:

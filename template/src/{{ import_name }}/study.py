@@ -28,6 +28,8 @@ def load_study(conf_dir: Path = CONF_DIR) -> StudyConfig:
             raise ValueError(
                 f"{conf_dir / 'study.yaml'}: tier {name!r} needs two seeds or more for a spread."
             )
+        if len(set(tier.seeds)) != len(tier.seeds):
+            raise ValueError(f"{conf_dir / 'study.yaml'}: tier {name!r} lists a seed twice: {tier.seeds}.")
     return study
 
 

@@ -33,10 +33,12 @@ def results_caption(recorded: Recorded, seeds_vary: str) -> str:
 
 def differences_caption(recorded: Recorded) -> str:
     return (
-        f"Difference of means (variant - {METHOD}) with its 95% confidence interval and two-sided "
-        f"p-value from Welch's t-test, n={_seeds(recorded)} seeds per variant, not corrected for the "
-        f"{len(recorded.comparisons)} comparisons. An interval that contains 0 means no difference was "
-        "detected at this n, not that there is none."
+        f"Mean difference from the {METHOD} method (variant minus {METHOD}) over the same "
+        f"n={_seeds(recorded)} seeds, paired by seed since a seed gives every variant the same "
+        "train/test split: its 95% confidence interval and two-sided p-value from the paired t-test "
+        "(Welch's unpaired test is in comparisons.json). The p-values are not corrected for the "
+        f"{len(recorded.comparisons) * len(recorded.metrics)} comparisons. An interval that contains 0 "
+        "means no difference was detected at this n, not that there is none."
     )
 
 
@@ -70,13 +72,13 @@ def _result_rows(recorded: Recorded, plus_minus: str, text: Callable[[str], str]
 def _difference_rows(
     recorded: Recorded, number: Callable[[float], str], text: Callable[[str], str]
 ) -> list[list[str]]:
-    """Per other variant: its name, then per metric `difference [low, high]` and the p-value."""
+    """Per other variant: its name, then per metric the paired `difference [low, high]` and p-value."""
     return [
         [
             text(variant),
             *(
                 cell
-                for diff in (by_metric[metric] for metric in recorded.metrics)
+                for diff in (by_metric[metric]["paired"] for metric in recorded.metrics)
                 for cell in (
                     f"{number(diff['difference'])} [{number(diff['ci_low'])}, {number(diff['ci_high'])}]",
                     text(_p(diff["p_value"])),
@@ -129,7 +131,7 @@ def _tex(text: str) -> str:
 
 
 def _latex_table(label: str, caption: str, header: list[str], rows: list[list[str]], source: str) -> str:
-    """A booktabs `table` float scaled to the text width (it needs booktabs and graphicx)."""
+    """A booktabs `table` float no wider than the text (it needs booktabs and graphicx)."""
     return "\n".join(
         [
             f"% Generated from {source} by the report stage (dvc.yaml); edits here are overwritten.",
@@ -137,7 +139,11 @@ def _latex_table(label: str, caption: str, header: list[str], rows: list[list[st
             r"  \centering",
             r"  \caption{" + _tex(caption) + "}",
             r"  \label{" + label + "}",
-            r"  \resizebox{\linewidth}{!}{\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+            # Shrunk to the text width when wider, never enlarged.
+            r"  \resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}"
+            + r"{\begin{tabular}{l"
+            + "r" * (len(header) - 1)
+            + "}",
             r"    \toprule",
             "    " + " & ".join(header) + r" \\",
             r"    \midrule",
@@ -162,7 +168,7 @@ def latex_differences(recorded: Recorded) -> str:
     """Each baseline and ablation against the method, label tab:differences."""
     header = [
         rf"vs.\ {_tex(METHOD)}",
-        *(cell for metric in recorded.metrics for cell in (rf"$\Delta$ {_tex(metric)}", "$p$")),
+        *(cell for metric in recorded.metrics for cell in (rf"$\Delta$ {_tex(metric)} [95\% CI]", "$p$")),
     ]
     rows = _difference_rows(recorded, lambda value: f"${value:+.4f}$", _tex)
     source = recorded.shown("comparisons.json")
