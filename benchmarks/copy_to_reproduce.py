@@ -52,8 +52,9 @@ def overheads(study: Path, workdir: Path) -> dict[str, float]:
     # PYTHONDONTWRITEBYTECODE=1; then from a cache the first of two imports filled.
     empty, cache = workdir / "pycache-empty", workdir / "pycache"
     uncached = timed([*python, imports], study, PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=str(empty))
-    timed([*python, imports], study, PYTHONPYCACHEPREFIX=str(cache))
-    cached = timed([*python, imports], study, PYTHONPYCACHEPREFIX=str(cache))
+    # An empty PYTHONDONTWRITEBYTECODE lets Python write bytecode whatever this shell says.
+    timed([*python, imports], study, PYTHONDONTWRITEBYTECODE="", PYTHONPYCACHEPREFIX=str(cache))
+    cached = timed([*python, imports], study, PYTHONDONTWRITEBYTECODE="", PYTHONPYCACHEPREFIX=str(cache))
     package = next((study / "src").iterdir()).name
     composed = subprocess.run(
         [*python, COMPOSE.format(package=package)],
