@@ -116,26 +116,26 @@ def error_bars_state() -> tuple[str, str]:
     if not study.seeds_vary.strip():
         return TODO, "say in conf/study.yaml what the seeds vary (seeds_vary)"
     try:
-        seeds = "/".join(map(str, load(ROOT / "results" / study.main_tier).seeds))
+        recorded = load(ROOT / "results" / study.main_tier)
     except ResultsError as error:
         return TODO, str(error)
     return (
         DONE,
-        f"95% confidence intervals of the mean over n={seeds} seeds, defined in every caption; "
-        f"the seeds vary {study.seeds_vary}",
+        f"95% confidence intervals of the mean over n={recorded.seeds} seeds, defined in every "
+        f"caption; the seeds vary {study.seeds_vary}",
     )
 
 
 def compute_state() -> tuple[str, str]:
-    study = load_study()
     try:
-        compute = load(ROOT / "results" / study.main_tier).compute
+        recorded = load(ROOT / "results" / load_study().main_tier)
     except ResultsError as error:
         return TODO, str(error)
+    compute = recorded.compute
     return (
         DONE,
         f"{compute['cpu_hours']:g} CPU hours and {compute['gpu_hours']:g} GPU hours, "
-        f"in results/{study.main_tier}/compute.json and the README",
+        f"in {recorded.shown('compute.json')} and the README",
     )
 
 

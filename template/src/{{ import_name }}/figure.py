@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def caption(recorded: Recorded, seeds_vary: str) -> str:
+def caption(seeds_vary: str) -> str:
     return (
         "Circles: mean over the seeds; bars: 95% confidence interval of the mean (Student's t); "
         f"grey dots: single seeds; dashed line: the {METHOD} method's mean. The seeds vary {seeds_vary}."
@@ -54,10 +54,11 @@ def draw(recorded: Recorded, seeds_vary: str) -> "Figure":
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(list(rows.values()), list(rows))
     axes[0].set_ylabel("variant")
-    seeds = "/".join(map(str, recorded.seeds))
-    figure.suptitle(f"Scores per variant: {' and '.join(metrics)} ({recorded.tier} tier, n={seeds} seeds)")
+    figure.suptitle(
+        f"Scores per variant: {' and '.join(metrics)} ({recorded.tier} tier, n={recorded.seeds} seeds)"
+    )
     # About 17 characters of 8-point text per inch of figure width.
-    figure.supxlabel(textwrap.fill(caption(recorded, seeds_vary), int(width * 17)), fontsize=8)
+    figure.supxlabel(textwrap.fill(caption(seeds_vary), int(width * 17)), fontsize=8)
     return figure
 
 

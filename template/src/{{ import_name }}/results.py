@@ -40,9 +40,10 @@ class Recorded:
         return list(self.summary[METHOD])
 
     @property
-    def seeds(self) -> list[int]:
-        """The numbers of seeds behind the variants' means (one number when all agree)."""
-        return sorted({stats["n"] for variant in self.summary.values() for stats in variant.values()})
+    def seeds(self) -> str:
+        """How many seeds are behind the variants' means: "5", or "3/5" when they differ."""
+        counts = sorted({stats["n"] for variant in self.summary.values() for stats in variant.values()})
+        return "/".join(map(str, counts))
 
     def shown(self, name: str) -> str:
         """A file of this result as a reader would type its path: relative to the study."""

@@ -20,13 +20,9 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.2g}"
 
 
-def _seeds(recorded: Recorded) -> str:
-    return "/".join(map(str, recorded.seeds))
-
-
 def results_caption(recorded: Recorded, seeds_vary: str) -> str:
     return (
-        f"Mean ± sample standard deviation (ddof=1) over n={_seeds(recorded)} seeds, and the 95% "
+        f"Mean ± sample standard deviation (ddof=1) over n={recorded.seeds} seeds, and the 95% "
         f"confidence interval of the mean (Student's t). The seeds vary {seeds_vary}."
     )
 
@@ -34,7 +30,7 @@ def results_caption(recorded: Recorded, seeds_vary: str) -> str:
 def differences_caption(recorded: Recorded) -> str:
     return (
         f"Mean difference from the {METHOD} method (variant minus {METHOD}) over the same "
-        f"n={_seeds(recorded)} seeds, paired by seed since a seed gives every variant the same "
+        f"n={recorded.seeds} seeds, paired by seed since a seed gives every variant the same "
         "train/test split: its 95% confidence interval and two-sided p-value from the paired t-test "
         "(Welch's unpaired test is in comparisons.json). The p-values are not corrected for the "
         f"{len(recorded.comparisons) * len(recorded.metrics)} comparisons. An interval that contains 0 "
