@@ -3,8 +3,13 @@
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import nox
+
+sys.path.insert(0, str(Path(__file__).parent / "tasks"))
+from environment import OUTER_ENVIRONMENT
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
@@ -51,16 +56,41 @@ def pyenv_pythons(session: nox.Session) -> dict[str, str]:
     }
 
 
+def workers() -> int:
+    """pytest-xdist workers: one per core.
+
+    Measured on 2 cores (docs/benchmarks.md): 3 workers took 11.9 min where 2 took 10.6 min;
+    the studies' pipelines keep both cores busy.
+    """
+    return os.cpu_count() or 1
+
+
+def studies_own_environment() -> dict[str, None]:
+    """Unset what nox points at this session's environment: the studies' uv must use their own.
+
+    Unset here, not in a fixture: copier runs its tasks in a copy of the environment that
+    plumbum takes when copier is imported, before any fixture runs.
+    """
+    return dict.fromkeys(OUTER_ENVIRONMENT)
+
+
+def with_bytecode() -> dict[str, None]:
+    """Let the studies' Python processes cache their bytecode, whatever the calling shell says.
+
+    A study starts dozens of processes that import scikit-learn: 1.0 s each with cached
+    bytecode, 2.9 s with PYTHONDONTWRITEBYTECODE set (docs/benchmarks.md). The copy task and
+    `nox -s reproduce` drop it for the same reason.
+    """
+    return {"PYTHONDONTWRITEBYTECODE": None}
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Generate studies over the question axes of copier.yml and run their own sessions."""
     sync(session, "test")
     env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
-    # nox points these at this session's environment; the studies' uv must use their own. They
-    # are unset here, not in a fixture: copier runs its tasks in a copy of the environment that
-    # plumbum takes when copier is imported, before any fixture runs.
-    env |= {"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None, "UV_PYTHON": None}
-    session.run("pytest", *session.posargs, env=env)
+    env |= studies_own_environment() | with_bytecode()
+    session.run("pytest", f"--numprocesses={workers()}", *session.posargs, env=env)
 
 
 @nox.session
@@ -68,9 +98,6 @@ def benchmark(session: nox.Session) -> None:
     """Copy to a verified reproduce, the overhead of reproduce, and parallel against sequential runs."""
     sync(session, "test")
     env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
-    # nox points these at this session's environment; the studies' uv must use their own. They
-    # are unset here, not in a fixture: copier runs its tasks in a copy of the environment that
-    # plumbum takes when copier is imported, before any fixture runs.
-    env |= {"VIRTUAL_ENV": None, "UV_PROJECT_ENVIRONMENT": None, "UV_PYTHON": None}
+    env |= studies_own_environment()
     session.run("python", "benchmarks/copy_to_reproduce.py", *session.posargs, env=env)
     session.run("python", "benchmarks/parallel_runs.py", env=env)

@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tasks"))
+from environment import without_outer  # noqa: E402
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without the virtual environment the benchmark itself runs in."""
-    outer = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"}
-    return {key: value for key, value in os.environ.items() if key not in outer} | extra
+    return without_outer(dict(os.environ)) | extra
 
 
 def timed(command: list[str], cwd: Path, **extra_env: str) -> float:

@@ -30,15 +30,15 @@ from common import clean_env, copy_study, timed
 COMPOSE = """
 import time
 from hydra import compose, initialize_config_dir
-from {package}.config import CONF_DIR, register_configs
-from {package}.study import variants
-register_configs()
+from study_machinery import contract, paths
+from study_machinery.study import variants
+contract.register_configs()
 names = variants()
-with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+with initialize_config_dir(config_dir=str(paths.CONF_DIR), version_base="1.3"):
     compose(config_name="config")
     started = time.perf_counter()
     for name in names:
-        compose(config_name="config", overrides=[f"variant={{name}}"])
+        compose(config_name="config", overrides=[f"variant={name}"])
 print((time.perf_counter() - started) / len(names))
 """
 
@@ -55,16 +55,15 @@ def overheads(study: Path, workdir: Path) -> dict[str, float]:
     # An empty PYTHONDONTWRITEBYTECODE lets Python write bytecode whatever this shell says.
     timed([*python, imports], study, PYTHONDONTWRITEBYTECODE="", PYTHONPYCACHEPREFIX=str(cache))
     cached = timed([*python, imports], study, PYTHONDONTWRITEBYTECODE="", PYTHONPYCACHEPREFIX=str(cache))
-    package = next((study / "src").iterdir()).name
     composed = subprocess.run(
-        [*python, COMPOSE.format(package=package)],
+        [*python, COMPOSE],
         cwd=study,
         env=clean_env(),
         capture_output=True,
         text=True,
         check=True,
     )
-    report = timed(["uv", "run", "--frozen", "--no-sync", "python", "-m", f"{package}.report"], study)
+    report = timed(["uv", "run", "--frozen", "--no-sync", "python", "-m", "study_machinery", "report"], study)
     status = timed(["uv", "run", "--frozen", "--no-sync", "dvc", "status"], study)
     return {
         "sklearn_uncached": uncached - bare,

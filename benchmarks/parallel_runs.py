@@ -29,8 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
         workdir = Path(tmp)
         study, _ = copy_study(workdir, "study")
-        package = next((study / "src").iterdir()).name
-        grid = ["uv", "run", "--frozen", "python", "-m", f"{package}.run", "--multirun"]
+        grid = ["uv", "run", "--frozen", "python", "-m", "study_machinery", "run", "--multirun"]
         grid += ["scale=large", "variant=proposed", f"seed={seeds}"]
         walls = {}
         for launcher in ("basic", "cores"):

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from environment import without_outer
+
 COMMIT_MESSAGE = "Start the study from the reproducible-research template"
 
 
@@ -58,11 +60,8 @@ def record(package: str) -> bool:
     if shutil.which("uv") is None:
         print("  uv is not on PATH, so no result was recorded: install uv, then run `nox -s record`.")
         return False
-    env = {**os.environ, "PYTHONHASHSEED": "0", "DVC_NO_ANALYTICS": "1"}
     # The study gets an environment of its own, whatever environment copier runs in.
-    # nox sets all three in its sessions: uv would then install into nox's environment.
-    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"):
-        env.pop(name, None)
+    env = {**without_outer(os.environ), "PYTHONHASHSEED": "0", "DVC_NO_ANALYTICS": "1"}
     # The pipeline starts a dozen Python processes; with cached bytecode the
     # second import of scikit-learn takes 1 s instead of 2.5 s.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -76,7 +75,7 @@ def record(package: str) -> bool:
         ("put the demo data in data/raw", [*run, "python", "-m", f"{package}.fetch_demo_data", "data/raw"]),
         ("track data/raw with DVC", [*run, "dvc", "add", "--quiet", "data/raw"]),
         ("run the pipeline (dvc repro)", [*run, "dvc", "repro"]),
-        ("write the README's results section", [*run, "python", "-m", f"{package}.readme"]),
+        ("write the README's results section", [*run, "python", "-m", "study_machinery", "readme"]),
     ]
     for title, command in steps:
         if not step(title, command, env):

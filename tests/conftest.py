@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tasks"))
+from environment import OUTER_ENVIRONMENT, without_outer  # noqa: E402
+
 QUESTIONS = {
     name: spec
     for name, spec in yaml.safe_load((REPO / "copier.yml").read_text()).items()
@@ -86,7 +90,7 @@ def _test_environment(tmp_path_factory: pytest.TempPathFactory):
     patch.setenv("UV_PYTHON_DOWNLOADS", "never")
     # A study's uv must neither install into the tests' environment nor use its Python. (Copy
     # tasks run in the environment copier saw when imported: the noxfile unsets these for them.)
-    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"):
+    for name in OUTER_ENVIRONMENT:
         patch.delenv(name, raising=False)
     yield
     patch.undo()
@@ -112,9 +116,23 @@ def generate(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callab
 
 def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     """Run a command in a study, with no virtual environment of the tests leaking in."""
-    environment = {**os.environ, **env}
-    for name in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"):
-        environment.pop(name, None)
+    environment = without_outer({**os.environ, **env})
     return subprocess.run(
         command, cwd=cwd, env=environment, capture_output=True, text=True, errors="replace", check=False
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The tests of one generated study of test_study.py form a pytest-xdist group.
+
+    With --dist loadgroup a group's tests run in one worker, which then makes the study once.
+    The longest tests (updates from earlier states) go first, so that no worker ends alone on one.
+    """
+    items.sort(key=lambda item: "earlier_state" not in item.name)
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "study" in params:
+            item.add_marker(pytest.mark.xdist_group(params["study"]))
+        elif "default_study" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("defaults"))

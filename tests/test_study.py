@@ -50,6 +50,7 @@ def studies(template, tmp_path_factory):
     return _study
 
 
+# The tests of each study run in one pytest-xdist worker (conftest.py), which makes it once.
 @pytest.fixture(params=list(ANSWERS))
 def study(request, studies):
     return studies(request.param)
@@ -87,31 +88,18 @@ def test_the_study_reproduces_right_after_copy(study):
     assert git(folder, "status", "--porcelain") == "", "reproduce must leave the working tree alone"
 
 
-def test_uncommitted_changes_are_reported_not_checked(default_study):
-    model = default_study / "conf/model/mlp.yaml"
-    original = model.read_text()
-    model.write_text(original.replace("weight_decay: 1.0e-3", "weight_decay: 0.5"))
-    try:
-        result = nox(default_study, "-s", "reproduce", "--", "smoke")
-    finally:
-        model.write_text(original)
-    assert result.returncode == 0, "the committed state still reproduces"
-    assert "1 uncommitted change(s) are not part of this check" in result.stdout
-    assert "M conf/model/mlp.yaml" in result.stdout
+@pytest.mark.xdist_group("other-answers")
+def test_the_study_tests_pass_but_the_main_reproduction(studies):
+    """The study's fast tests, and its own slow test of the smoke tier (a clean-room reproduction).
 
-
-def test_the_smoke_tier_reproduces(study):
-    folder, _ = study
-    result = nox(folder, "-s", "reproduce", "--", "smoke")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "checks pass for the smoke tier" in result.stdout
-
-
-def test_the_study_tests_pass(study):
-    folder, _ = study
-    result = nox(folder, "-s", "tests")
+    The main tier's reproduction is checked right after the copy (above). The default study runs
+    its fast tests in its CI workflow, in a fresh clone (below).
+    """
+    folder, _ = studies("other-answers")
+    result = nox(folder, "-s", "tests", "--", "-k", "not test_the_main_result_reproduces")
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout and " failed" not in result.stdout
+    assert "1 deselected" in result.stdout, "the smoke tier's reproduction ran, the main one did not"
 
 
 def test_lint_passes(default_study):
@@ -119,23 +107,31 @@ def test_lint_passes(default_study):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_hand_edited_result_fails_naming_the_metric(default_study):
+def test_a_hand_edited_result_fails_naming_the_metric_and_uncommitted_edits_stay_out(default_study):
+    """A committed result typed in by hand, and an uncommitted edit of a config beside it.
+
+    On the smoke tier, which takes seconds: the check is the same at every tier. Only the edited
+    number fails: the uncommitted edit, which would change every score, is listed and not run.
+    """
     folder = default_study
-    recorded = folder / "results/small/metrics.json"
-    original = recorded.read_text()
-    summary = json.loads(original)
+    recorded = folder / "results/smoke/metrics.json"
+    summary = json.loads(recorded.read_text())
     true_mean = summary["proposed"]["accuracy"]["mean"]
     summary["proposed"]["accuracy"]["mean"] = 0.5
     recorded.write_text(json.dumps(summary, indent=2) + "\n")
     git(folder, "commit", "-qam", "a result typed in by hand")
+    model = folder / "conf/model/mlp.yaml"
+    model.write_text(model.read_text().replace("weight_decay: 1.0e-3", "weight_decay: 0.5"))
     try:
-        result = nox(folder, "-s", "reproduce")
+        result = nox(folder, "-s", "reproduce", "--", "smoke")
     finally:
         git(folder, "reset", "--quiet", "--hard", "HEAD~1")
-    assert result.returncode != 0
-    assert (
-        "NOT REPRODUCED: proposed accuracy mean recorded 0.5 reproduced " + repr(true_mean) in result.stdout
-    )
+    assert result.returncode == 1
+    assert "1 uncommitted change(s) are not part of this check" in result.stdout
+    assert "M conf/model/mlp.yaml" in result.stdout
+    assert "checks pass for the smoke tier" in result.stdout
+    failed = [line for line in result.stdout.splitlines() if line.startswith("NOT REPRODUCED: ")]
+    assert failed == [f"NOT REPRODUCED: proposed accuracy mean recorded 0.5 reproduced {true_mean!r}"]
 
 
 def test_missing_data_names_the_command_that_restores_it(default_study):
@@ -171,7 +167,8 @@ def test_dvc_push_and_pull_work_out_of_the_box(default_study, tmp_path):
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr
     assert (clone / "data/raw/digits.csv.gz").is_file()
     assert (clone / "runs/small/proposed/seed_0/metrics.json").is_file()
-    result = nox(clone, "-s", "reproduce")
+    # The smoke tier: the main one is reproduced right after the copy, above.
+    result = nox(clone, "-s", "reproduce", "--", "smoke")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -212,6 +209,8 @@ def test_the_ci_workflow_passes_in_a_fresh_clone(default_study, tmp_path):
         command = step.replace("uvx nox", f"{sys.executable} -m nox --no-color")
         result = run(["bash", "-c", command], clone, PYTHONHASHSEED="0")
         assert result.returncode == 0, f"{step}\n{result.stdout}{result.stderr}"
+        if "not slow" in step:
+            assert "2 deselected" in result.stdout, "the two reproductions are the study's slow tests"
 
 
 def test_lint_rejects_leftovers_of_a_conflicting_update(default_study):
@@ -249,6 +248,7 @@ def test_the_checklist_is_done_in_a_fresh_study_and_sees_stale_results(study):
     assert "out of date: runs@small, runs@smoke; run `uvx nox -s record`" in stale.stdout
 
 
+@pytest.mark.xdist_group("other-answers")
 def test_the_paper_session_builds_with_latexmk_or_says_how_to_install_it(studies, tmp_path):
     folder, _ = studies("other-answers")
     # The session runs no Python of its own: a PATH with nothing but (a stand-in for) latexmk will do.
@@ -283,7 +283,8 @@ def test_ablations_that_break_the_rules_are_named(default_study):
         "training:\n  batch_size: 64\n"
     )
     try:
-        result = nox(default_study, "-s", "tests", "--", "tests/test_config.py", "-k", "wider or narrower")
+        variants = "tests/machinery/test_variants.py"
+        result = nox(default_study, "-s", "tests", "--", variants, "-k", "wider or narrower")
     finally:
         (ablations / "wider.yaml").unlink()
         (ablations / "narrower.yaml").unlink()
@@ -325,6 +326,7 @@ def test_every_file_has_exactly_one_owner_in_the_update_docs(study):
 
 
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="no latexmk (TeX Live) on this machine")
+@pytest.mark.xdist_group("other-answers")
 def test_the_paper_builds_with_the_generated_tables_and_figure(studies):
     folder, _ = studies("other-answers")
     result = run([sys.executable, "-m", "nox", "--no-color", "-s", "paper"], folder)

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from conftest import REPO, commit_all, copy_study, git, run, snapshot_template
 from packaging.version import Version
+from test_generate import RESEARCH
 
 RESEARCHER_CONFIG = "conf/model/mlp.yaml"
 RESEARCHER_CODE = "src/digits_study/experiment.py"
@@ -162,22 +163,39 @@ TIERS_ADDED = "4b4c09f"
 
 
 def earlier_states() -> list[pytest.param]:
-    """The first commit of this repository with a template, one in between, and each release."""
+    """(state, answers): the first commit of this repository with a template, one in between, and
+    each release in the CHANGELOG.
+
+    The latest release, which studies update from today, with both sets of answers; each older
+    state with one set, in turn, so that both sets meet old states too. (Each case copies,
+    records, updates, re-records and tests a study: a minute and a half of a 2-core machine.)
+    """
     first = git(REPO, "log", "--reverse", "--format=%h", "--", "copier.yml").split()[:1]
     released = re.findall(r"^## \S+ \([^,)]*, ([0-9a-f]{7,40})\)", CHANGELOG, flags=re.MULTILINE)
-    return [pytest.param(commit, id=commit) for commit in dict.fromkeys([*first, TIERS_ADDED, *released])]
+    latest, older = released[0], list(dict.fromkeys([*first, TIERS_ADDED, *released[1:]]))
+    names = list(HISTORY_ANSWERS)
+    cases = [(state, names[index % 2]) for index, state in enumerate(older)]
+    cases += [(latest, name) for name in names]
+    return [pytest.param(state, name, id=f"{state}-{name}") for state, name in cases]
 
 
+# Two seeds in both: what an update merges does not depend on the number of seeds, and each
+# run of the pipeline (at the old state, and after the update) then takes half as long.
 HISTORY_ANSWERS = {
-    "defaults": {},
-    "other-answers": {
+    "default-names": {"n_seeds": 2},
+    "other-names": {
         "project_name": "Études de chiffres",
         "import_name": "chiffres",
         "python_version": "3.10",
+        "n_seeds": 2,
     },
 }
-OLD_LINE = 'session.run("python", "-m", f"{PACKAGE}.report")'
-MY_LINE = 'session.run("python", "-m", f"{PACKAGE}.report", "--readme", "README.md")  # mine'
+# A template-owned line the researcher edits, in every earlier state; the current template changes it too.
+OLD_LINE = 'session.run("python", "-m", f"{PACKAGE}.reproduce", *session.posargs, env=EXPERIMENT_ENV)'
+MY_LINE = 'session.run("python", "-m", f"{PACKAGE}.reproduce", "--keep", *session.posargs)  # mine'
+# At the end of models.py: lines the template never changed in any release.
+MY_IMPORT = "from .layers import WIDER  # noqa: E402  (mine)"
+NARROWER = "# @package _global_\nvariant: ablation/narrower\nmodel:\n  hidden_units: [50]\n"
 
 
 def template_at(commit: str, tmp_path: Path) -> Path:
@@ -215,8 +233,7 @@ def conflicted_files(study: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("answers", list(HISTORY_ANSWERS), ids=list(HISTORY_ANSWERS))
-@pytest.mark.parametrize("commit", earlier_states())
+@pytest.mark.parametrize(("commit", "answers"), earlier_states())
 def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answers, tmp_path):
     repo = template_at(commit, tmp_path)
     # Recorded at copy time by that state's own task: the study has its data and its result.
@@ -226,7 +243,7 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     # The researcher's work, one edit of each kind of file they own, and one of the template's.
     mine = {
         "conf/model/mlp.yaml": ("hidden_units: [100]", "hidden_units: [128]"),
-        f"src/{package}/models.py": (None, "\n# Researcher: try a wider network next.\n"),
+        f"src/{package}/models.py": (None, f"\n\n{MY_IMPORT}\n"),
         "pyproject.toml": (None, "\n# Researcher: no extra dependency yet.\n"),
         "README.md": ("A study of handwritten-digit classification", "My study of digits, in my words"),
         "noxfile.py": (OLD_LINE, MY_LINE),
@@ -238,6 +255,9 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
         path.write_text(text + new if old is None else text.replace(old, new))
     (study / "notes").mkdir()
     (study / "notes/ideas.md").write_text("# Ideas\n\n- label smoothing\n")
+    # A new module that the model imports, a new ablation, and a deleted one.
+    (study / f"src/{package}/layers.py").write_text("# Researcher: layer widths to try.\nWIDER = [256]\n")
+    (study / "conf/variant/ablation/narrower.yaml").write_text(NARROWER)
     (study / "conf/variant/ablation/no_weight_decay.yaml").unlink()
     commit_all(study, "my research")
     readme = (study / "README.md").read_bytes()
@@ -249,14 +269,18 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     # Every edit of the researcher's is still there.
     assert (study / "README.md").read_bytes() == readme, "README.md is never written by an update"
     assert "hidden_units: [128]" in (study / "conf/model/mlp.yaml").read_text()
-    assert "try a wider network next" in (study / f"src/{package}/models.py").read_text()
+    assert MY_IMPORT in (study / f"src/{package}/models.py").read_text()
+    assert (study / f"src/{package}/layers.py").read_text().endswith("WIDER = [256]\n")
+    assert (study / "conf/variant/ablation/narrower.yaml").read_text() == NARROWER
     assert "no extra dependency yet" in (study / "pyproject.toml").read_text()
     assert (study / "notes/ideas.md").read_text() == "# Ideas\n\n- label smoothing\n"
     assert {path: path.read_bytes() for path in recorded} == recorded, "the recorded result is the study's"
     assert not (study / "conf/variant/ablation/no_weight_decay.yaml").exists(), "a deletion stays"
-    # The template's improvements arrived.
+    # The template's improvements arrived, in the new layout: the machinery apart from the research.
     assert '"scipy>=' in (study / "pyproject.toml").read_text()
-    assert (study / f"src/{package}/estimates.py").is_file() and (study / "CITATION.cff").is_file()
+    assert (study / "src/study_machinery/estimates.py").is_file() and (study / "CITATION.cff").is_file()
+    research = sorted(path.name for path in (study / f"src/{package}").glob("*.py"))
+    assert research == sorted([*(f"{module}.py" for module in RESEARCH), "layers.py"]), "only research there"
     assert yaml.safe_load((study / ".copier-answers.yml").read_text())["_commit"] == "v0.0.2"
     # The one overlapping edit is marked inline with both sides, and nothing else conflicts.
     assert not list(study.rglob("*.rej"))
@@ -265,7 +289,7 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     ours, theirs = (
         noxfile.split("<<<<<<< before updating\n")[1].split(">>>>>>> after updating")[0].split("=======\n")
     )
-    assert MY_LINE in ours and 'f"{PACKAGE}.readme")' in theirs
+    assert MY_LINE in ours and 'session.run(*MACHINERY, "reproduce"' in theirs
 
     # Resolved the template's way, re-recorded, the study's own tests pass.
     resolved = re.sub(
@@ -277,6 +301,13 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     commit_all(study, "Update to the template's latest release")
     tested = nox_session(study, "tests", "--", "-m", "not slow")
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
+    runs = json.loads((study / "results/smoke/metrics.json").read_text())
+    assert "ablation/narrower" in runs and "ablation/no_weight_decay" not in runs
+    # The runs depend on the research code as a whole: the new module too.
+    with (study / f"src/{package}/layers.py").open("a") as layers:
+        layers.write("NARROWER = [50]\n")
+    status = run(["uv", "run", "--frozen", "dvc", "status"], study)
+    assert status.returncode == 0 and "runs@smoke:" in status.stdout, status.stdout + status.stderr
 
 
 def nox_session(study: Path, name: str, *args: str) -> subprocess.CompletedProcess:

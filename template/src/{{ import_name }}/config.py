@@ -6,21 +6,15 @@ or a value of the wrong type fails at compose time, before any data is loaded.
 
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-# The study's root and its conf/ folder, found from this file. Hydra finds the
-# configs from any working directory; the commands themselves run from the root
-# (DVC and nox do), where relative paths such as data.path start.
-ROOT = Path(__file__).resolve().parents[2]
-CONF_DIR = ROOT / "conf"
-
 
 @dataclass
 class DataConfig:
+    # Relative to the study's root, where every command runs.
     path: str = MISSING
     image_shape: list[int] = field(default_factory=lambda: [8, 8])
     test_fraction: float = 0.25
@@ -73,6 +67,7 @@ class KNNConfig:
 
 @dataclass
 class Config:
+    # The first four keys are the ones the machinery reads (src/study_machinery/contract.py).
     # Which file under conf/variant/ this run is; names its output folder.
     variant: str = MISSING
     # Which file under conf/scale/ sets its size: smoke, small, medium or large.
@@ -90,49 +85,8 @@ class Config:
     model: Any = MISSING
 
 
-class ToleranceKind(Enum):
-    exact = "exact"
-    close = "close"
-    statistical = "statistical"
-
-
-@dataclass
-class Tolerance:
-    # exact: bit-identical. close: math.isclose(recorded, reproduced, rel_tol, abs_tol).
-    # statistical: the re-run's mean inside the recorded runs' prediction interval.
-    kind: ToleranceKind = ToleranceKind.close
-    abs_tol: float = 0.0
-    rel_tol: float = 0.0
-    confidence: float = 0.95
-
-
-@dataclass
-class TierConfig:
-    seeds: list[int] = MISSING
-    # Hydra launcher of the tier's multirun: cores (a worker per core) or basic
-    # (one run after another, in one process).
-    launcher: str = "cores"
-
-
-@dataclass
-class ComputeAssumptions:
-    # Stated, not measured: the energy and carbon estimates follow from them.
-    watts_per_cpu_core: float = MISSING
-    watts_per_gpu: float = MISSING
-    grams_co2e_per_kwh: float = MISSING
-
-
-@dataclass
-class StudyConfig:
-    main_tier: str = MISSING
-    # What changes from one seed to the next: the variation the error bars measure.
-    seeds_vary: str = MISSING
-    tiers: dict[str, TierConfig] = MISSING
-    tolerance: dict[str, Tolerance] = field(default_factory=dict)
-    compute: ComputeAssumptions = MISSING
-
-
 def register_configs() -> None:
+    """Make the schemas known to Hydra: conf/config.yaml and each conf/model/*.yaml name theirs."""
     store = ConfigStore.instance()
     store.store(name="config_schema", node=Config)
     store.store(group="schema/model", name="mlp", node=MLPConfig)

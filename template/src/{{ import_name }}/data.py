@@ -5,16 +5,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from .config import ROOT, DataConfig
+from .config import DataConfig
 
 
-class MissingDataError(RuntimeError):
-    """Raised when a data file the run needs is not on disk."""
+class MissingDataError(FileNotFoundError):
+    """Raised when a data file the run needs is not on disk; its message says how to restore it."""
 
 
 def load_prepared(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Return the features and labels written by the `prepare` stage (a relative path starts at the root)."""
-    path = ROOT / path
+    """Return the features and labels written by the `prepare` stage."""
+    path = Path(path)
     if not path.is_file():
         raise MissingDataError(
             f"{path} is missing. Restore it with `uv run dvc repro prepare` "

@@ -1,9 +1,10 @@
-"""Put the demo's raw data in place: `python -m <package>.fetch_demo_data data/raw`.
+"""Put the demo's raw data in place: `python -m <package>.fetch_demo_data RAW_DIR`.
 
 The handwritten digits ship inside scikit-learn, so nothing is downloaded. Your
 own study replaces this with its own data, tracked with `dvc add data/raw`.
 """
 
+import argparse
 import shutil
 import sys
 from importlib.util import find_spec
@@ -17,9 +18,12 @@ def fetch(raw_dir: Path) -> None:
     shutil.copyfile(sklearn_dir / "datasets" / "data" / "digits.csv.gz", raw_dir / "digits.csv.gz")
 
 
-def main() -> None:
-    fetch(Path(sys.argv[1]))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.splitlines()[0])
+    parser.add_argument("raw_dir", type=Path, help="the folder to put digits.csv.gz in, e.g. data/raw")
+    fetch(parser.parse_args(argv).raw_dir)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,7 +2,7 @@
 
 from omegaconf import DictConfig, OmegaConf
 
-from .config import CONF_DIR
+from . import paths
 
 # Groups whose choice is not part of the method: which variant a run is, and its size.
 NOT_THE_METHOD = {"variant", "scale"}
@@ -26,7 +26,7 @@ def differences(proposed: DictConfig, other: DictConfig) -> list[str]:
     its own (`model.weight_decay: 0.001 -> 0.0`). Both configs must be composed
     with their Hydra config (`return_hydra_config=True`), which holds the choices.
     """
-    groups = {path.name for path in CONF_DIR.iterdir() if path.is_dir()} - NOT_THE_METHOD - {"hydra"}
+    groups = {path.name for path in paths.CONF_DIR.iterdir() if path.is_dir()} - NOT_THE_METHOD - {"hydra"}
     before, after = proposed.hydra.runtime.choices, other.hydra.runtime.choices
     changed = sorted(group for group in groups if before.get(group) != after.get(group))
     lines = [f"{group}: {before.get(group)} -> {after.get(group)}" for group in changed]

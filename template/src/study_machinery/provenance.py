@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import ROOT
+from .paths import ROOT
 
 PACKAGES = ("numpy", "scipy", "scikit-learn", "hydra-core", "omegaconf", "threadpoolctl")
 

@@ -1,12 +1,12 @@
-"""One run from the command line, e.g. `uv run python -m <package>.run variant=baseline/knn seed=3`.
+"""One run: Hydra composes and checks its config, the research code runs it, and this module
+writes what it produced into the run's folder.
 
-A thin wrapper around `experiment.run`: Hydra composes and checks the config,
-this module writes what the run produced into its output folder.
+`python -m study_machinery run [OVERRIDES]` starts one run (into outputs/); `... tier TIER`
+starts every variant and seed of a tier as one multirun of the same function (into runs/).
 """
 
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,19 +15,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from . import provenance
-from .config import CONF_DIR, Config, register_configs
+from . import contract, paths, provenance
 
 log = logging.getLogger(__name__)
-register_configs()
-
-if "PYTHONHASHSEED" not in os.environ:
-    # Setting it from inside the interpreter is too late to take effect.
-    print(
-        "warning: PYTHONHASHSEED is not set, so str hashes (and set order) differ between "
-        "processes. Run through `dvc repro` or nox, or set PYTHONHASHSEED=0 yourself.",
-        file=sys.stderr,
-    )
 
 
 def _write_json(path: Path, content: dict) -> None:
@@ -41,18 +31,13 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@hydra.main(version_base="1.3", config_path=str(paths.CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> None:
-    # Imported on first use: a parallel multirun's parent process then never
-    # pays for importing scikit-learn (seconds), only its workers do.
-    from .data import MissingDataError
-    from .experiment import run
-
-    config: Config = OmegaConf.to_object(cfg)
+    config = OmegaConf.to_object(cfg)
     started, clock = _now(), time.perf_counter()
     try:
-        metrics = run(config)
-    except MissingDataError as error:
+        metrics = contract.run(config)
+    except FileNotFoundError as error:
         raise SystemExit(f"error: {error}") from None
     seconds = time.perf_counter() - clock
 
@@ -78,5 +63,24 @@ def main(cfg: DictConfig) -> None:
     log.info("%s seed %d: %s (%.1f s)", config.variant, config.seed, metrics, seconds)
 
 
-if __name__ == "__main__":
+def start(ours: list[str], theirs: list[str]) -> None:
+    """Run `main` with Hydra's arguments: our overrides, then those typed (which win), and flags.
+
+    Hydra reads its arguments from the command line and wants the overrides side by side, so
+    ours go just before the first typed override (`key=value`, `+key=...`, `~key`).
+    """
+    first = next(
+        (
+            index
+            for index, arg in enumerate(theirs)
+            if not arg.startswith("-") and ("=" in arg or arg[:1] == "~")
+        ),
+        len(theirs),
+    )
+    sys.argv = [sys.argv[0], *theirs[:first], *ours, *theirs[first:]]
     main()
+
+
+def one(arguments: list[str]) -> None:
+    """One run, into outputs/SCALE/VARIANT/seed_SEED unless the arguments say otherwise."""
+    start(paths.single_run_overrides(), arguments)

@@ -1,6 +1,6 @@
 """Re-execute a recorded tier of the main result in a clean room and compare, metric by metric.
 
-`python -m <package>.reproduce [TIER]` (what `nox -s reproduce -- [TIER]` runs;
+`python -m study_machinery reproduce [TIER]` (what `nox -s reproduce -- [TIER]` runs;
 the main tier of conf/study.yaml by default):
 1. clones the last commit into a temporary folder, so uncommitted edits cannot
    leak in and nothing in the study (results, DVC cache) is touched;
@@ -13,26 +13,28 @@ the main tier of conf/study.yaml by default):
    every check passes.
 """
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
+from . import paths
 from .compare import compare, render
+from .errors import StudyError
 from .study import load_study
 from .verify import corrupted, tracked_hashes
 
+# What a command started from nox or another virtual environment inherits and must not pass on:
+# with them, uv would install the clean room's packages into that environment, or use its Python.
 OUTER_ENVIRONMENT = {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_PYTHON"}
 
 
-class ReproduceError(RuntimeError):
+class ReproduceError(StudyError):
     """Something stops the reproduction before any comparison can be made."""
 
 
@@ -56,11 +58,17 @@ def study_root() -> Path:
     return Path(result.stdout.strip())
 
 
+def _committed(path: Path) -> str:
+    """A path of the study as `git show COMMIT:PATH` names it."""
+    return path.relative_to(paths.ROOT).as_posix()
+
+
 def recorded_result(root: Path, commit: str, tier: str) -> dict:
-    result = _run(["git", "show", f"{commit}:results/{tier}/metrics.json"], root)
+    recorded = _committed(paths.results_dir(tier) / "metrics.json")
+    result = _run(["git", "show", f"{commit}:{recorded}"], root)
     if result.returncode:
         raise ReproduceError(
-            f"the last commit has no results/{tier}/metrics.json: record the tier with "
+            f"the last commit has no {recorded}: record the tier with "
             f"`uvx nox -s record`, then commit results/ and dvc.lock."
         )
     return json.loads(result.stdout)
@@ -68,7 +76,7 @@ def recorded_result(root: Path, commit: str, tier: str) -> dict:
 
 def tiers_of(root: Path, commit: str) -> tuple[str, list[str]]:
     """The main tier and every tier of the committed conf/study.yaml."""
-    result = _run(["git", "show", f"{commit}:conf/study.yaml"], root)
+    result = _run(["git", "show", f"{commit}:{_committed(paths.STUDY_FILE)}"], root)
     study = yaml.safe_load(result.stdout) if result.returncode == 0 else {}
     return study.get("main_tier", ""), list(study.get("tiers", {}))
 
@@ -173,9 +181,10 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
         install(clone, env, log)
         restore_inputs(root, clone, env, log)
         rerun(clone, tier, env, log)
-        reproduced = json.loads((clone / "results" / tier / "metrics.json").read_text())
-        compute = json.loads((clone / "results" / tier / "compute.json").read_text())
-        tolerances = load_study(clone / "conf").tolerance
+        results = clone / paths.results_dir(tier).relative_to(paths.ROOT)
+        reproduced = json.loads((results / "metrics.json").read_text())
+        compute = json.loads((results / "compute.json").read_text())
+        tolerances = load_study(clone / paths.CONF_DIR.relative_to(paths.ROOT)).tolerance
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -185,17 +194,9 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
     return checks, timing
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Re-execute the recorded main result and compare.")
-    parser.add_argument("tier", nargs="?", help="the tier to check (default: the main tier)")
-    parser.add_argument("--keep", action="store_true", help="keep the clean room for inspection")
-    parser.add_argument("--report", type=Path, help="also write the checks and timings as JSON here")
-    args = parser.parse_args(argv)
-    try:
-        checks, timing = reproduce(study_root(), args.tier, keep=args.keep)
-    except ReproduceError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+def main(tier: str | None = None, keep: bool = False, report: Path | None = None) -> int:
+    """Reproduce, print the checks, and return 0 only if every one passes."""
+    checks, timing = reproduce(study_root(), tier, keep=keep)
     print(render(checks))
     failed = [check for check in checks if check.passed is False]
     skipped = sum(check.passed is None for check in checks)
@@ -207,16 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         f"({timing['runs']} runs, {timing['run_seconds']:.1f} s inside them, "
         f"{timing['wall_seconds']:.1f} s in all)."
     )
-    if args.report:
-        report = {"timing": timing, "failed": [check.name for check in failed], "checks": len(checks)}
-        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    if report:
+        summary = {"timing": timing, "failed": [check.name for check in failed], "checks": len(checks)}
+        report.write_text(json.dumps(summary, indent=2) + "\n")
     if failed:
         differences = (f"{c.name} recorded {c.recorded} reproduced {c.reproduced}" for c in failed)
         print("NOT REPRODUCED: " + "; ".join(differences))
         return 1
     print("REPRODUCED: every recorded metric is within its tolerance.")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

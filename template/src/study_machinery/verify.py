@@ -1,4 +1,4 @@
-"""Check the DVC cache: `python -m <package>.verify` (what `nox -s verify` runs).
+"""Check the DVC cache: `python -m study_machinery verify` (what `nox -s verify` runs).
 
 DVC files each cached object under its MD5, and checks a corrupted object out
 without a word. This re-hashes the objects and names every one whose content no
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .config import ROOT
+from .errors import StudyError
+from .paths import ROOT
 
 CHUNK = 2**20
 
@@ -70,15 +71,14 @@ def cache_dir(root: Path = ROOT) -> Path:
         [sys.executable, "-m", "dvc", "cache", "dir"], cwd=root, capture_output=True, text=True, check=False
     )
     if found.returncode:
-        raise SystemExit(f"error: `dvc cache dir` failed in {root}: {found.stderr.strip()}")
+        raise StudyError(f"`dvc cache dir` failed in {root}: {found.stderr.strip()}")
     return Path(found.stdout.strip())
 
 
 def main() -> int:
     cache = cache_dir()
     if not (cache / "files" / "md5").is_dir():
-        print(f"error: {cache} holds no DVC objects: nothing to verify (run `uv run dvc pull` first).")
-        return 1
+        raise StudyError(f"{cache} holds no DVC objects: nothing to verify (run `uv run dvc pull` first).")
     bad = corrupted(cache)
     for path in bad:
         print(f"corrupted: {path} (its content no longer matches its MD5)")
@@ -91,7 +91,3 @@ def main() -> int:
     checked = sum(1 for path in (cache / "files" / "md5").glob("*/*") if path.is_file())
     print(f"{checked} objects in {cache}: every one matches its MD5.")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

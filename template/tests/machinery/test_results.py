@@ -6,22 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from {{ import_name }} import readme
-from {{ import_name }}.aggregate import IncompleteRunsError, collect, compute_used, summarise
-from {{ import_name }}.compare import compare
-from {{ import_name }}.config import ComputeAssumptions, Tolerance, ToleranceKind
-from {{ import_name }}.reproduce import reproduce
-from {{ import_name }}.study import load_study
-from {{ import_name }}.verify import corrupted
+from study_machinery import paths
+from study_machinery.aggregate import IncompleteRunsError, collect, compute_used, summarise
+from study_machinery.cli import main
+from study_machinery.compare import compare
+from study_machinery.reproduce import reproduce
+from study_machinery.study import ComputeAssumptions, Tolerance, ToleranceKind, load_study
+from study_machinery.verify import corrupted
 
-ROOT = Path(__file__).resolve().parents[1]
-STUDY = load_study(ROOT / "conf")
-RECORDED = ROOT / "results" / STUDY.main_tier / "metrics.json"
+STUDY = load_study()
+RECORDED = paths.results_dir(STUDY.main_tier) / "metrics.json"
 CLOSE = {"accuracy": Tolerance(kind=ToleranceKind.close, abs_tol=0.005)}
 
 
 def _write_run(runs: Path, variant: str, seed: int, accuracy: float) -> None:
-    folder = runs / variant / f"seed_{seed}"
+    folder = paths.run_dir(runs, variant, seed)
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(json.dumps({"accuracy": accuracy, "macro_f1": accuracy}))
     (folder / "run.json").write_text(json.dumps({"seconds": 1.0, "cpu_cores_used": 1, "gpus_used": 0}))
@@ -46,6 +45,12 @@ def test_compute_is_summed_and_its_footprint_estimated(tmp_path):
     assert compute["cpu_hours"] == pytest.approx(4 / 3600, abs=1e-6)
     assert compute["energy_kwh"] == pytest.approx(40 / 3.6e6, abs=1e-6)
     assert compute["assumptions"]["grams_co2e_per_kwh"] == 500.0
+
+
+def test_the_tolerances_name_recorded_metrics():
+    recorded = json.loads(RECORDED.read_text())
+    metrics = {metric for by_metric in recorded.values() for metric in by_metric}
+    assert set(STUDY.tolerance) <= metrics, "conf/study.yaml declares a tolerance for a metric no run reports"
 
 
 def test_runs_that_report_different_or_broken_metrics_are_named(tmp_path):
@@ -107,24 +112,25 @@ def test_verify_names_a_corrupted_cache_object(tmp_path):
 
 def test_readme_results_match_the_recorded_result():
     assert RECORDED.is_file(), f"no recorded result in {RECORDED}: run `nox -s record`"
-    assert readme.main(["--check"]) == 0, "README.md is out of sync: run `nox -s record`"
+    assert main(["readme", "--check"]) == 0, "README.md is out of sync: run `nox -s record`"
 
 
 def test_readme_without_markers_is_refused_and_left_alone(tmp_path, capsys):
     text = "# My study\n\nNo table here.\n"
     path = tmp_path / "README.md"
     path.write_text(text)
-    assert readme.main(["--readme", str(path)]) == 1
+    assert main(["readme", "--readme", str(path)]) == 1
     assert f"{path} needs exactly one '<!-- results:begin -->' line" in capsys.readouterr().err
     assert path.read_text() == text
 
 
 def _assert_reproduces(tier: str) -> None:
-    checks, _ = reproduce(ROOT, tier)
+    checks, _ = reproduce(paths.ROOT, tier)
     failed = [f"{c.name}: recorded {c.recorded}, reproduced {c.reproduced}" for c in checks if not c.passed]
     assert checks and not failed, failed
 
 
+@pytest.mark.slow
 def test_the_smoke_tier_reproduces():
     _assert_reproduces("smoke")
 

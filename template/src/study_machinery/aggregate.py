@@ -1,4 +1,4 @@
-"""Aggregate one tier's runs into its recorded result: `python -m <package>.aggregate TIER`.
+"""Aggregate one tier's runs into its recorded result: `python -m study_machinery aggregate TIER`.
 
 Reads runs/TIER/ and writes to results/TIER/, for git rather than the DVC
 cache because these files are small and are what a reader looks at:
@@ -16,18 +16,16 @@ cache because these files are small and are what a reader looks at:
 import csv
 import json
 import math
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from .config import ROOT, ComputeAssumptions
+from . import paths
+from .errors import StudyError
 from .estimates import describe, difference, paired_difference
-from .study import METHOD, load_study, variants
-
-RUNS, RESULTS = ROOT / "runs", ROOT / "results"
+from .study import METHOD, ComputeAssumptions, load_study, variants
 
 
-class IncompleteRunsError(RuntimeError):
+class IncompleteRunsError(StudyError):
     """Raised when the runs cannot make a result: one left no metrics, or the method is missing."""
 
 
@@ -36,7 +34,7 @@ def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
     rows, missing = [], []
     for variant in names:
         for seed in seeds:
-            run_dir = runs_dir / variant / f"seed_{seed}"
+            run_dir = paths.run_dir(runs_dir, variant, seed)
             if not (run_dir / "metrics.json").is_file():
                 missing.append(str(run_dir))
                 continue
@@ -151,18 +149,9 @@ def write_results(
         (results_dir / name).write_text(json.dumps(content, indent=2) + "\n")
 
 
-def main() -> None:
+def aggregate_tier(tier: str) -> None:
+    """runs/TIER/ into results/TIER/, for every variant and seed the study lists."""
     study = load_study()
-    if len(sys.argv) != 2 or sys.argv[1] not in study.tiers:
-        raise SystemExit(f"usage: python -m {__package__}.aggregate TIER, one of: {', '.join(study.tiers)}")
-    tier = sys.argv[1]
     names = variants()
-    try:
-        rows = collect(RUNS / tier, names, study.tiers[tier].seeds)
-        write_results(rows, names, RESULTS / tier, study.compute)
-    except IncompleteRunsError as error:
-        raise SystemExit(f"error: {error}") from None
-
-
-if __name__ == "__main__":
-    main()
+    rows = collect(paths.runs_dir(tier), names, study.tiers[tier].seeds)
+    write_results(rows, names, paths.results_dir(tier), study.compute)

@@ -6,6 +6,7 @@ what the seeds vary, and what the intervals mean, so it can be read alone.
 
 from collections.abc import Callable
 
+from .latex import escape
 from .results import Recorded
 from .study import METHOD
 
@@ -118,14 +119,6 @@ def markdown(recorded: Recorded, seeds_vary: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tex(text: str) -> str:
-    """Text as LaTeX typesets it literally."""
-    special = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"}
-    special |= {"{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-    special |= {"<": r"$<$", "±": r"$\pm$"}
-    return "".join(special.get(char, char) for char in text)
-
-
 def _latex_table(label: str, caption: str, header: list[str], rows: list[list[str]], source: str) -> str:
     """A booktabs `table` float no wider than the text (it needs booktabs and graphicx)."""
     return "\n".join(
@@ -133,7 +126,7 @@ def _latex_table(label: str, caption: str, header: list[str], rows: list[list[st
             f"% Generated from {source} by the report stage (dvc.yaml); edits here are overwritten.",
             r"\begin{table}[t]",
             r"  \centering",
-            r"  \caption{" + _tex(caption) + "}",
+            r"  \caption{" + escape(caption) + "}",
             r"  \label{" + label + "}",
             # Shrunk to the text width when wider, never enlarged.
             r"  \resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}"
@@ -154,18 +147,18 @@ def _latex_table(label: str, caption: str, header: list[str], rows: list[list[st
 
 def latex_results(recorded: Recorded, seeds_vary: str) -> str:
     """The per-variant table, label tab:results."""
-    header = ["Variant", *(cell for metric in recorded.metrics for cell in (_tex(metric), r"95\% CI"))]
+    header = ["Variant", *(cell for metric in recorded.metrics for cell in (escape(metric), r"95\% CI"))]
     caption = f"{results_caption(recorded, seeds_vary)} {compute_sentence(recorded)}"
-    rows = _result_rows(recorded, r"$\pm$", _tex)
+    rows = _result_rows(recorded, r"$\pm$", escape)
     return _latex_table("tab:results", caption, header, rows, recorded.shown("metrics.json"))
 
 
 def latex_differences(recorded: Recorded) -> str:
     """Each baseline and ablation against the method, label tab:differences."""
     header = [
-        rf"vs.\ {_tex(METHOD)}",
-        *(cell for metric in recorded.metrics for cell in (rf"$\Delta$ {_tex(metric)} [95\% CI]", "$p$")),
+        rf"vs.\ {escape(METHOD)}",
+        *(cell for metric in recorded.metrics for cell in (rf"$\Delta$ {escape(metric)} [95\% CI]", "$p$")),
     ]
-    rows = _difference_rows(recorded, lambda value: f"${value:+.4f}$", _tex)
+    rows = _difference_rows(recorded, lambda value: f"${value:+.4f}$", escape)
     source = recorded.shown("comparisons.json")
     return _latex_table("tab:differences", differences_caption(recorded), header, rows, source)

@@ -3,7 +3,7 @@
 import math
 from dataclasses import dataclass
 
-from .config import Tolerance, ToleranceKind
+from .study import Tolerance, ToleranceKind
 
 EXACT = Tolerance(kind=ToleranceKind.exact)
 

@@ -9,7 +9,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ROOT
+from . import paths
+from .errors import StudyError
 from .study import METHOD
 
 STATISTICS = ("mean", "std", "se", "ci_low", "ci_high", "n")
@@ -19,7 +20,7 @@ TESTS = ("paired", "welch")
 COMPUTE = ("runs", "cpu_hours", "gpu_hours", "energy_kwh", "co2e_kg")
 
 
-class ResultsError(ValueError):
+class ResultsError(StudyError):
     """A recorded result that is missing or incomplete."""
 
 
@@ -47,8 +48,7 @@ class Recorded:
 
     def shown(self, name: str) -> str:
         """A file of this result as a reader would type its path: relative to the study."""
-        path = (self.folder / name).resolve()
-        return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+        return paths.shown(self.folder / name)
 
 
 def load(folder: Path, tier: str | None = None) -> Recorded:

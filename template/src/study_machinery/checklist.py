@@ -1,4 +1,4 @@
-"""Is the study ready for a reader? `python -m <package>.checklist`, or `nox -s checklist`.
+"""Is the study ready for a reader? `python -m study_machinery checklist`, or `nox -s checklist`.
 
 Prints the five items of the ML Code Completeness Checklist (Papers with
 Code) and the reproducibility items of the NeurIPS paper checklist, each with
@@ -9,15 +9,15 @@ yourself, for what no file can tell. Exits 1 while anything is to do.
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import yaml
 
-from . import readme
-from .config import ROOT
-from .results import ResultsError, load
+from . import contract, paths, readme
+from .errors import StudyError
+from .paths import ROOT
+from .results import load
 from .study import METHOD, load_study, variants
 
 DONE, TODO, CHECK = "done", "to do", "check yourself"
@@ -78,9 +78,9 @@ def readme_state() -> tuple[str, str]:
     try:
         study = load_study()
         text = (ROOT / "README.md").read_text(encoding="utf-8")
-        section = readme.section(ROOT / "results" / study.main_tier, study.main_tier, study.seeds_vary)
-        current = readme.with_section(text, section, ROOT / "README.md")
-    except (OSError, ResultsError, ValueError) as error:
+        section = readme.section(paths.results_dir(study.main_tier), study.main_tier, study.seeds_vary)
+        current = readme.with_section(text, section, paths.README)
+    except (OSError, StudyError) as error:
         return TODO, str(error)
     problems = []
     if current != text:
@@ -116,8 +116,8 @@ def error_bars_state() -> tuple[str, str]:
     if not study.seeds_vary.strip():
         return TODO, "say in conf/study.yaml what the seeds vary (seeds_vary)"
     try:
-        recorded = load(ROOT / "results" / study.main_tier)
-    except ResultsError as error:
+        recorded = load(paths.results_dir(study.main_tier))
+    except StudyError as error:
         return TODO, str(error)
     return (
         DONE,
@@ -128,8 +128,8 @@ def error_bars_state() -> tuple[str, str]:
 
 def compute_state() -> tuple[str, str]:
     try:
-        recorded = load(ROOT / "results" / load_study().main_tier)
-    except ResultsError as error:
+        recorded = load(paths.results_dir(load_study().main_tier))
+    except StudyError as error:
         return TODO, str(error)
     compute = recorded.compute
     return (
@@ -153,7 +153,7 @@ def citation_state() -> tuple[str, str]:
 def items() -> list[Item]:
     completeness = "ML Code Completeness Checklist"
     neurips = "NeurIPS paper checklist: reproducibility"
-    code = f"src/{__package__}"
+    code, machinery = f"src/{contract.PACKAGE}", f"src/{__package__}"
     checks: list[tuple[str, str, Callable[[], tuple[str, str]]]] = [
         (completeness, "Specification of dependencies", lock_state),
         (
@@ -164,7 +164,7 @@ def items() -> list[Item]:
         (
             completeness,
             "Evaluation code",
-            _present([f"{code}/experiment.py", f"{code}/aggregate.py"], "the code that evaluates"),
+            _present([f"{code}/experiment.py", f"{machinery}/aggregate.py"], "the code that evaluates"),
         ),
         (completeness, "Pre-trained models", lambda: (CHECK, PRETRAINED)),
         (completeness, "README results table with the commands that produce it", readme_state),
@@ -187,7 +187,3 @@ def main() -> int:
     todo = sum(item.state == TODO for item in found)
     print(f"\n{sum(item.state == DONE for item in found)} of {len(found)} done, {todo} to do.")
     return 1 if todo else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

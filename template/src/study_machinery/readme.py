@@ -1,17 +1,16 @@
 """The README's results section, regenerated from the main tier's recorded result.
 
-`python -m <package>.readme` rewrites what stands between the two markers in
-README.md (the tables of results/<tier>/table.md and the figure); `--check`
+`python -m study_machinery readme` rewrites what stands between the two markers
+in README.md (the tables of results/<tier>/table.md and the figure); `--check`
 only says whether it is in sync (the tests use it). Nothing outside the
 markers is touched.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
-from . import tables
-from .config import ROOT
+from . import paths, tables
+from .errors import StudyError
 from .results import ResultsError, load
 from .study import load_study
 
@@ -31,7 +30,7 @@ def section(results_dir: Path, tier: str, seeds_vary: str) -> str:
 
 def with_section(readme: str, content: str, readme_path: Path) -> str:
     if readme.count(BEGIN) != 1 or readme.count(END) != 1 or readme.index(BEGIN) > readme.index(END):
-        raise ValueError(
+        raise StudyError(
             f"{readme_path} needs exactly one '{BEGIN}' line followed by one '{END}' line "
             "around the results; nothing was changed."
         )
@@ -40,33 +39,23 @@ def with_section(readme: str, content: str, readme_path: Path) -> str:
     return f"{head}{BEGIN}\n{content}\n{END}{tail}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if README.md is out of sync")
-    parser.add_argument("--results", type=Path, help="default: the main tier's folder under results/")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
-    args = parser.parse_args(argv)
-
+def update_readme(readme_path: Path, results_dir: Path | None = None, check: bool = False) -> bool:
+    """Rewrite the section (or with `check`, only compare it); False when `check` finds it out of sync."""
     study = load_study()
-    results_dir = args.results or ROOT / "results" / study.main_tier
-    readme = args.readme.read_text(encoding="utf-8")
+    results_dir = results_dir or paths.results_dir(study.main_tier)
     try:
-        updated = with_section(readme, section(results_dir, study.main_tier, study.seeds_vary), args.readme)
-    except (ResultsError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    if args.check:
+        readme = readme_path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise StudyError(f"{readme_path} cannot be read: {error.strerror}.") from None
+    updated = with_section(readme, section(results_dir, study.main_tier, study.seeds_vary), readme_path)
+    if check:
         if updated != readme:
             print(
-                f"{args.readme}: the results section is out of sync: "
-                f"run `uv run python -m {__package__}.readme`."
+                f"{paths.shown(readme_path)}: the results section is out of sync: "
+                "run `python -m study_machinery readme` (or `uvx nox -s record`).",
+                file=sys.stderr,
             )
-            return 1
-        return 0
+        return updated == readme
     if updated != readme:
-        args.readme.write_text(updated, encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        readme_path.write_text(updated, encoding="utf-8")
+    return True

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from {{ import_name }} import figure, tables
-from {{ import_name }}.estimates import describe, difference, paired_difference
-from {{ import_name }}.results import ResultsError, load
+from study_machinery import figure, latex, paths, tables
+from study_machinery.estimates import describe, difference, paired_difference
+from study_machinery.results import ResultsError, load
 
-SMOKE = Path(__file__).resolve().parents[1] / "results" / "smoke"
+SMOKE = paths.results_dir("smoke")
 RNG = np.random.default_rng(20261122)
 # Twenty samples of 2 to 11 scores, each with its own mean and spread.
 SAMPLES = [RNG.normal(RNG.uniform(0, 1), RNG.uniform(0.001, 0.1), RNG.integers(2, 12)) for _ in range(20)]
@@ -101,10 +101,13 @@ def test_tables_state_what_the_numbers_are():
     text = tables.markdown(recorded, "the split")
     assert "Mean ± sample standard deviation (ddof=1) over n=2 seeds" in text
     assert "The seeds vary the split." in text
-    assert "paired t-test" in text and "| baseline/knn |" in text
-    latex = tables.latex_results(recorded, "the split")
-    assert r"\toprule" in latex and r"\bottomrule" in latex and r"\label{tab:results}" in latex
-    assert r"ablation/no\_augmentation & " in latex, "underscores are escaped"
+    other = next(iter(recorded.comparisons))
+    assert "paired t-test" in text and f"| {other} |" in text
+    latex_table = tables.latex_results(recorded, "the split")
+    assert r"\toprule" in latex_table and r"\bottomrule" in latex_table
+    assert r"\label{tab:results}" in latex_table
+    assert f"{latex.escape(other)} & " in latex_table, "LaTeX's special characters are escaped"
+    assert latex.escape("a_b & 5% < 1") == r"a\_b \& 5\% $<$ 1"
     assert r"\label{tab:differences}" in tables.latex_differences(recorded)
 
 
@@ -124,9 +127,11 @@ def _copy_of_smoke(tmp_path: Path) -> Path:
 def test_a_result_with_a_missing_metric_is_named(tmp_path):
     folder = _copy_of_smoke(tmp_path)
     summary = json.loads((folder / "metrics.json").read_text())
-    del summary["baseline/knn"]["macro_f1"]
+    other = list(summary)[-1]
+    metric = list(summary[other])[-1]
+    del summary[other][metric]
     (folder / "metrics.json").write_text(json.dumps(summary))
-    with pytest.raises(ResultsError, match=r"metrics.json: variant 'baseline/knn' has no metric 'macro_f1'"):
+    with pytest.raises(ResultsError, match=rf"metrics.json: variant '{other}' has no metric '{metric}'"):
         load(folder)
 
 

@@ -1,0 +1,159 @@
+"""The machinery's command line: `python -m study_machinery COMMAND ...`, one convention for all.
+
+`--help` works for every command; a usage mistake exits 2 with the usage on stderr; any other
+error is one `error:` line on stderr and exit code 1, never a traceback. The commands run from
+the study's root, wherever they are typed.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from . import paths
+from .errors import StudyError
+
+PROG = "python -m study_machinery"
+
+
+def _tier(args: argparse.Namespace, parser: argparse.ArgumentParser, default_main: bool = False) -> str:
+    """The tier named on the command line, checked against conf/study.yaml."""
+    from .study import load_study
+
+    study = load_study()
+    tier = args.tier or (study.main_tier if default_main else None)
+    if tier not in study.tiers:
+        parser.error(f"argument TIER: {tier!r} is not a tier of conf/study.yaml ({', '.join(study.tiers)})")
+    return tier
+
+
+def _absolute(path: str) -> Path:
+    """A path given on the command line, from where it was typed (the commands then move to the root)."""
+    return Path(path).resolve()
+
+
+def _warn_without_hash_seed() -> None:
+    if "PYTHONHASHSEED" not in os.environ:
+        # Setting it from inside the interpreter is too late to take effect.
+        print(
+            "warning: PYTHONHASHSEED is not set, so str hashes (and set order) differ between "
+            "processes. Run through `dvc repro` or nox, or set PYTHONHASHSEED=0 yourself.",
+            file=sys.stderr,
+        )
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import contract, run
+
+    _warn_without_hash_seed()
+    contract.register_configs()
+    run.one(args.overrides)
+    return 0
+
+
+def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import contract
+    from .tier import run_tier
+
+    name = _tier(args, parser)
+    _warn_without_hash_seed()
+    contract.register_configs()
+    run_tier(name, args.overrides)
+    return 0
+
+
+def aggregate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .aggregate import aggregate_tier
+
+    aggregate_tier(_tier(args, parser))
+    return 0
+
+
+def report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .report import write_report
+
+    write_report(_tier(args, parser, default_main=True))
+    return 0
+
+
+def readme(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .readme import update_readme
+
+    return 0 if update_readme(args.readme, args.results, check=args.check) else 1
+
+
+def reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .reproduce import main
+
+    return main(args.tier, keep=args.keep, report=args.report)
+
+
+def verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .verify import main
+
+    return main()
+
+
+def checklist(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .checklist import main
+
+    return main()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="The study's machinery: runs, results, report, README, reproduce, checks.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Callable, summary: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=summary, description=summary)
+        sub.set_defaults(handler=handler, parser=sub)
+        return sub
+
+    overrides_help = "Hydra overrides, e.g. variant=baseline/knn seed=3 scale=smoke, and Hydra's flags"
+    sub = command("run", run, "One run of a variant, into outputs/SCALE/VARIANT/seed_SEED/.")
+    sub.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=overrides_help)
+    sub = command("tier", tier, "Every variant over a tier's seeds, into runs/TIER/ (the runs stage).")
+    sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
+    sub.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=overrides_help)
+    sub = command("aggregate", aggregate, "A tier's runs into results/TIER/ (the aggregate stage).")
+    sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
+    sub = command("report", report, "A tier's tables and figure, into results/TIER/ (the report stage).")
+    sub.add_argument("tier", metavar="TIER", nargs="?", help="default: the main tier")
+    sub = command("readme", readme, "Rewrite the README's results section from the main tier's result.")
+    sub.add_argument("--check", action="store_true", help="only say whether it is in sync (exit 1 if not)")
+    sub.add_argument("--readme", type=_absolute, default=paths.README, help="default: README.md")
+    sub.add_argument("--results", type=_absolute, help="default: the main tier's folder under results/")
+    sub = command("reproduce", reproduce, "Re-run a committed tier in a clean clone and compare it.")
+    sub.add_argument("tier", metavar="TIER", nargs="?", help="default: the main tier")
+    sub.add_argument("--keep", action="store_true", help="keep the clean room for inspection")
+    sub.add_argument("--report", type=_absolute, help="also write the checks and timings as JSON here")
+    command("verify", verify, "Re-hash the DVC cache and name every corrupted object.")
+    command("checklist", checklist, "The code-completeness and reproducibility items, checked.")
+    return parser
+
+
+# Commands that hand what follows their own arguments to Hydra, flags included: how many are theirs.
+TO_HYDRA = {"run": 0, "tier": 1}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    to_hydra = []
+    if argv and argv[0] in TO_HYDRA and not {"-h", "--help"} & set(argv[1 : 2 + TO_HYDRA[argv[0]]]):
+        own = 1 + TO_HYDRA[argv[0]]
+        argv, to_hydra = argv[:own], argv[own:]
+    args = build_parser().parse_args(argv)
+    args.overrides = to_hydra
+    os.chdir(paths.ROOT)
+    try:
+        return args.handler(args, args.parser)
+    except StudyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

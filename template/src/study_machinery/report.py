@@ -1,0 +1,21 @@
+"""A tier's tables and figure: `python -m study_machinery report [TIER]`, the report stage.
+
+Writes, into results/<tier>/ beside the numbers they show:
+- table.md: both tables with captions, the README's results section;
+- table.tex, differences.tex: the same as booktabs tables for a paper;
+- figure.png, figure.pdf: the result as a figure (see figure.py).
+"""
+
+from . import figure, paths, tables
+from .results import load
+from .study import load_study
+
+
+def write_report(tier: str) -> None:
+    study = load_study()
+    folder = paths.results_dir(tier)
+    recorded = load(folder, tier)
+    (folder / "table.md").write_text(tables.markdown(recorded, study.seeds_vary), encoding="utf-8")
+    (folder / "table.tex").write_text(tables.latex_results(recorded, study.seeds_vary), encoding="utf-8")
+    (folder / "differences.tex").write_text(tables.latex_differences(recorded), encoding="utf-8")
+    figure.write(recorded, study.seeds_vary, folder)

@@ -1,0 +1,93 @@
+"""The study's own settings, conf/study.yaml: its tiers, tolerances and compute assumptions.
+
+The schema below is the machinery's: a misspelt key or a value of the wrong type in
+conf/study.yaml is refused with the file named, before anything runs.
+"""
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import yaml
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from . import paths
+from .errors import StudyError
+
+# The variant every baseline and ablation is compared with: conf/variant/proposed.yaml.
+METHOD = "proposed"
+
+
+class ToleranceKind(Enum):
+    exact = "exact"
+    close = "close"
+    statistical = "statistical"
+
+
+@dataclass
+class Tolerance:
+    # exact: bit-identical. close: math.isclose(recorded, reproduced, rel_tol, abs_tol).
+    # statistical: the re-run's mean inside the recorded runs' prediction interval.
+    kind: ToleranceKind = ToleranceKind.close
+    abs_tol: float = 0.0
+    rel_tol: float = 0.0
+    confidence: float = 0.95
+
+
+@dataclass
+class TierConfig:
+    seeds: list[int] = MISSING
+    # Hydra launcher of the tier's multirun: cores (a worker per core) or basic
+    # (one run after another, in one process).
+    launcher: str = "cores"
+
+
+@dataclass
+class ComputeAssumptions:
+    # Stated, not measured: the energy and carbon estimates follow from them.
+    watts_per_cpu_core: float = MISSING
+    watts_per_gpu: float = MISSING
+    grams_co2e_per_kwh: float = MISSING
+
+
+@dataclass
+class StudyConfig:
+    main_tier: str = MISSING
+    # What changes from one seed to the next: the variation the error bars measure.
+    seeds_vary: str = MISSING
+    tiers: dict[str, TierConfig] = MISSING
+    tolerance: dict[str, Tolerance] = field(default_factory=dict)
+    compute: ComputeAssumptions = MISSING
+
+
+def load_study(conf_dir: Path = paths.CONF_DIR) -> StudyConfig:
+    """Read conf/study.yaml, checked against its schema and for seeds enough to measure a spread."""
+    path = conf_dir / "study.yaml"
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        study = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(StudyConfig), content or {}))
+    except OSError as error:
+        raise StudyError(f"{path} cannot be read: {error.strerror}.") from None
+    except yaml.YAMLError as error:
+        raise StudyError(f"{path} is not valid YAML: {error}") from None
+    except OmegaConfBaseException as error:
+        # OmegaConf's first line names the key and the problem; the rest is its internals.
+        raise StudyError(f"{path}: {str(error).splitlines()[0]}") from None
+    if study.main_tier not in study.tiers:
+        raise StudyError(f"{path}: main_tier {study.main_tier!r} is not one of its tiers.")
+    for name, tier in study.tiers.items():
+        if len(set(tier.seeds)) < 2:
+            raise StudyError(f"{path}: tier {name!r} needs two seeds or more for a spread.")
+        if len(set(tier.seeds)) != len(tier.seeds):
+            raise StudyError(f"{path}: tier {name!r} lists a seed twice: {tier.seeds}.")
+    return study
+
+
+def variants(conf_dir: Path = paths.CONF_DIR) -> list[str]:
+    """Names of the variants, the proposed method first: proposed, baseline/knn, ..."""
+    variant_dir = conf_dir / "variant"
+    names = sorted(
+        path.relative_to(variant_dir).with_suffix("").as_posix() for path in variant_dir.rglob("*.yaml")
+    )
+    return sorted(names, key=lambda name: name != METHOD)
