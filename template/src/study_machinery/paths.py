@@ -11,7 +11,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = ROOT / "conf"
 STUDY_FILE = CONF_DIR / "study.yaml"
-VARIANT_DIR = CONF_DIR / "variant"
 RUNS_DIR = ROOT / "runs"
 RESULTS_DIR = ROOT / "results"
 README = ROOT / "README.md"
