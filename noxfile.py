@@ -95,9 +95,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Copy to a verified reproduce, the overhead of reproduce, and parallel against sequential runs."""
+    """Copy to a verified reproduce, reproduce's overhead, parallel runs, and what each edit runs."""
     sync(session, "test")
     env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
     env |= studies_own_environment()
     session.run("python", "benchmarks/copy_to_reproduce.py", *session.posargs, env=env)
     session.run("python", "benchmarks/parallel_runs.py", env=env)
+    session.run("python", "benchmarks/incremental_runs.py", env=env)

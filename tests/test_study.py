@@ -7,13 +7,18 @@ once at copy time and again in `nox -s reproduce`.
 import fnmatch
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 import yaml
 from conftest import REPO, copy_study, git, run
+from environment import without_outer
 from test_generate import expected_files
 
 pytestmark = pytest.mark.slow
@@ -335,3 +340,135 @@ def test_the_paper_builds_with_the_generated_tables_and_figure(studies):
     log = (folder / "paper/build/main.log").read_text(errors="replace")
     assert "Overfull \\hbox" not in log and "undefined" not in log.lower()
     assert git(folder, "status", "--porcelain") == "", "the build stays in the ignored paper/build/"
+
+
+def working_copy(study, dst):
+    """A copy of a study to edit freely, with an environment of its own from its uv.lock."""
+    shutil.copytree(study, dst, ignore=shutil.ignore_patterns(".venv", ".nox"), symlinks=True)
+    result = run(["uv", "sync", "--frozen", "--no-default-groups", "--group", "pipeline"], dst)
+    assert result.returncode == 0, result.stderr
+    return dst
+
+
+def uv_run(study, *command: str):
+    return run(["uv", "run", "--frozen", "--no-sync", *command], study, PYTHONHASHSEED="0")
+
+
+def run_records(study) -> dict[str, bytes]:
+    """Each run's run.json, by tier/variant/seed: a run that executes writes a new one."""
+    return {
+        path.parent.relative_to(study / "runs").as_posix(): path.read_bytes()
+        for path in (study / "runs").rglob("run.json")
+    }
+
+
+def test_only_the_runs_an_edit_changes_execute(default_study, tmp_path):
+    """Each kind of edit executes exactly its runs, counted from the run folders, never timed."""
+    study = working_copy(default_study, tmp_path / "study")
+    conf = study / "conf"
+    seeds = {"smoke": [0, 1], "small": [0, 1, 2, 3, 4]}
+
+    def record(*expected_summaries: str) -> set[str]:
+        before = run_records(study)
+        assert "changed" in uv_run(study, "dvc", "status").stdout, "DVC must see every edit below"
+        result = uv_run(study, "dvc", "repro", "runs@smoke", "runs@small")
+        assert result.returncode == 0, result.stdout + result.stderr
+        for line in expected_summaries:
+            assert line in result.stderr, result.stderr
+        after = run_records(study)
+        return {name for name, record in after.items() if before.get(name) != record}
+
+    def runs_of(variant: str, tiers=("smoke", "small")) -> set[str]:
+        return {f"{tier}/{variant}/seed_{seed}" for tier in tiers for seed in seeds[tier]}
+
+    # One ablation's value: its runs, at every tier.
+    ablation = conf / "variant/ablation/no_weight_decay.yaml"
+    ablation.write_text(ablation.read_text().replace("weight_decay: 0.0\n", "weight_decay: 0.0001\n"))
+    summary = "runs@small: 5 of 30 runs to execute (5 stale: config)"
+    assert record("runs@smoke: 2 of 12 runs to execute (2 stale: config)", summary) == runs_of(
+        "ablation/no_weight_decay"
+    )
+
+    # A seed added to a tier: that seed's runs.
+    study_file = conf / "study.yaml"
+    study_file.write_text(
+        study_file.read_text().replace("seeds: [0, 1, 2, 3, 4]", "seeds: [0, 1, 2, 3, 4, 5]")
+    )
+    seeds["small"].append(5)
+    variants = json.loads((study / "results/small/metrics.json").read_text())
+    assert record("runs@small: 6 of 36 runs to execute (6 missing)") == {
+        f"small/{v}/seed_5" for v in variants
+    }
+
+    shutil.copy(conf / "variant/baseline/knn.yaml", conf / "variant/baseline/knn_again.yaml")
+    knn_again = conf / "variant/baseline/knn_again.yaml"
+    knn_again.write_text(
+        knn_again.read_text().replace("variant: baseline/knn", "variant: baseline/knn_again")
+    )
+    # A new variant: its runs, and nothing else.
+    assert record() == runs_of("baseline/knn_again")
+
+    # A deleted variant: nothing runs, and it leaves the result (its runs stay, unused).
+    knn_again.unlink()
+    assert record() == set()
+    assert uv_run(study, "dvc", "repro").returncode == 0
+    assert "baseline/knn_again" not in json.loads((study / "results/small/metrics.json").read_text())
+
+    # A tolerance: no run.
+    study_file.write_text(study_file.read_text().replace("abs_tol: 0.005", "abs_tol: 0.006", 1))
+    assert record() == set()
+
+    # The research code changed: every run is stale. Executing the smoke tier shows it.
+    models = study / "src/digits_study/models.py"
+    models.write_text(models.read_text() + "\n# A comment changes the code: every run is stale.\n")
+    status = uv_run(study, "python", "-m", "study_machinery", "status", "--summary")
+    assert "runs@small: 36 of 36 runs to execute (36 stale: code)" in status.stdout, status.stdout
+    before = run_records(study)
+    assert uv_run(study, "dvc", "repro", "runs@smoke").returncode == 0
+    after = run_records(study)
+    assert {name for name in after if after[name] != before[name]} == {
+        name for name in after if name.startswith("smoke/") and "knn_again" not in name
+    }
+
+
+def test_a_killed_tier_resumes_and_records_the_same_result_bit_for_bit(default_study, tmp_path):
+    """SIGKILL to a whole tier mid-way (parent and workers); the next record executes only the rest."""
+    study = working_copy(default_study, tmp_path / "study")
+    shutil.rmtree(study / "runs/small")
+    # DVC itself is the child (not `uv run`), so that it is reaped once killed: a killed DVC
+    # left unreaped would hold its lock on the study for as long as it stays a zombie.
+    venv = study / ".venv"
+    command = [str(venv / "bin/dvc"), "repro", "runs@small"]
+    env = without_outer({**os.environ, "PYTHONHASHSEED": "0"})
+    env |= {"VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}"}
+    tier = subprocess.Popen(
+        command,
+        cwd=study,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while len(list((study / "runs/small").rglob("metrics.json"))) < 8 and time.monotonic() < deadline:
+        assert tier.poll() is None, "the tier finished before it could be killed"
+        time.sleep(0.02)
+    os.killpg(tier.pid, signal.SIGKILL)
+    tier.wait()
+    finished = {path.parent for path in (study / "runs/small").rglob("metrics.json")}
+    assert 8 <= len(finished) < 30
+    # The run in flight left nothing that could pass for a result.
+    aggregated = uv_run(study, "python", "-m", "study_machinery", "aggregate", "small")
+    assert aggregated.returncode == 1 and "interrupted or never run" in aggregated.stderr
+
+    result = uv_run(study, "dvc", "repro")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        f"runs@small: {30 - len(finished)} of 30 runs to execute ({30 - len(finished)} missing)"
+        in result.stderr
+    )
+    for path in (default_study / "runs/small").rglob("metrics.json"):
+        assert (study / path.relative_to(default_study)).read_bytes() == path.read_bytes(), path
+    assert (study / "results/small/metrics.json").read_bytes() == (
+        default_study / "results/small/metrics.json"
+    ).read_bytes()

@@ -158,13 +158,9 @@ def test_the_changelog_names_pep_440_releases_newest_first():
     assert versions[0] == project, "the newest CHANGELOG entry is the version in pyproject.toml"
 
 
-# Between the first commit and the first release: the study gained tiers, provenance and CI.
-TIERS_ADDED = "4b4c09f"
-
-
 def earlier_states() -> list[pytest.param]:
-    """(state, answers): the first commit of this repository with a template, one in between, and
-    each release in the CHANGELOG.
+    """(state, answers): the first commit of this repository with a template, and each release in
+    the CHANGELOG.
 
     The latest release, which studies update from today, with both sets of answers; each older
     state with one set, in turn, so that both sets meet old states too. (Each case copies,
@@ -172,7 +168,7 @@ def earlier_states() -> list[pytest.param]:
     """
     first = git(REPO, "log", "--reverse", "--format=%h", "--", "copier.yml").split()[:1]
     released = re.findall(r"^## \S+ \([^,)]*, ([0-9a-f]{7,40})\)", CHANGELOG, flags=re.MULTILINE)
-    latest, older = released[0], list(dict.fromkeys([*first, TIERS_ADDED, *released[1:]]))
+    latest, older = released[0], list(dict.fromkeys([*first, *released[1:]]))
     names = list(HISTORY_ANSWERS)
     cases = [(state, names[index % 2]) for index, state in enumerate(older)]
     cases += [(latest, name) for name in names]
@@ -190,9 +186,22 @@ HISTORY_ANSWERS = {
         "n_seeds": 2,
     },
 }
-# A template-owned line the researcher edits, in every earlier state; the current template changes it too.
-OLD_LINE = 'session.run("python", "-m", f"{PACKAGE}.reproduce", *session.posargs, env=EXPERIMENT_ENV)'
-MY_LINE = 'session.run("python", "-m", f"{PACKAGE}.reproduce", "--keep", *session.posargs)  # mine'
+# A template-owned line of noxfile.py the researcher edits, and what the current template has
+# in or beside its place (so the update conflicts there), by state: up to 0.2.0 the reproduce
+# session called the package's module; from 0.3.0 the record session's `dvc repro`, right
+# before which the template now prints the runs' status.
+NOXFILE_EDITS = [
+    (
+        'session.run("python", "-m", f"{PACKAGE}.reproduce", *session.posargs, env=EXPERIMENT_ENV)',
+        'session.run("python", "-m", f"{PACKAGE}.reproduce", "--keep", *session.posargs)  # mine',
+        'session.run(*MACHINERY, "reproduce"',
+    ),
+    (
+        'session.run("dvc", "repro", *session.posargs, env=EXPERIMENT_ENV)',
+        'session.run("dvc", "repro", "--pull", *session.posargs, env=EXPERIMENT_ENV)  # mine',
+        'session.run(*MACHINERY, "status", "--summary", env=EXPERIMENT_ENV)',
+    ),
+]
 # At the end of models.py: lines the template never changed in any release.
 MY_IMPORT = "from .layers import WIDER  # noqa: E402  (mine)"
 NARROWER = "# @package _global_\nvariant: ablation/narrower\nmodel:\n  hidden_units: [50]\n"
@@ -241,12 +250,14 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     package = HISTORY_ANSWERS[answers].get("import_name", "digits_study")
 
     # The researcher's work, one edit of each kind of file they own, and one of the template's.
+    noxfile_text = (study / "noxfile.py").read_text()
+    old_line, my_line, template_line = next(edit for edit in NOXFILE_EDITS if edit[0] in noxfile_text)
     mine = {
         "conf/model/mlp.yaml": ("hidden_units: [100]", "hidden_units: [128]"),
         f"src/{package}/models.py": (None, f"\n\n{MY_IMPORT}\n"),
         "pyproject.toml": (None, "\n# Researcher: no extra dependency yet.\n"),
         "README.md": ("A study of handwritten-digit classification", "My study of digits, in my words"),
-        "noxfile.py": (OLD_LINE, MY_LINE),
+        "noxfile.py": (old_line, my_line),
     }
     for name, (old, new) in mine.items():
         path = study / name
@@ -289,7 +300,7 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     ours, theirs = (
         noxfile.split("<<<<<<< before updating\n")[1].split(">>>>>>> after updating")[0].split("=======\n")
     )
-    assert MY_LINE in ours and 'session.run(*MACHINERY, "reproduce"' in theirs
+    assert my_line in ours and template_line in theirs
 
     # Resolved the template's way, re-recorded, the study's own tests pass.
     resolved = re.sub(

@@ -42,3 +42,12 @@ def differences(proposed: DictConfig, other: DictConfig) -> list[str]:
             continue
         lines.append(f"{key}: {old.get(key, '(absent)')} -> {new.get(key, '(absent)')}")
     return lines
+
+
+def one_change_rule(ablation: str, changes: list[str]) -> str | None:
+    """Why an ablation breaks the rule of one change at a time, or None when it keeps it."""
+    if len(changes) == 1:
+        return None
+    return f"conf/variant/{ablation}.yaml must change exactly one thing; it changes: " + (
+        "; ".join(changes) or "nothing"
+    )

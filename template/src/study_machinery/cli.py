@@ -59,7 +59,35 @@ def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     name = _tier(args, parser)
     _warn_without_hash_seed()
     contract.register_configs()
-    run_tier(name, args.overrides)
+    run_tier(name, rerun_all=args.rerun_all)
+    return 0
+
+
+def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import contract
+    from .study import load_study
+    from .tier import plan, state, summary, unused
+
+    tiers = list(load_study().tiers)
+    unknown = [name for name in args.tiers if name not in tiers]
+    if unknown:
+        parser.error(f"argument TIER: {unknown[0]!r} is not a tier of conf/study.yaml ({', '.join(tiers)})")
+    contract.register_configs()
+    todo = total = 0
+    for name in args.tiers or tiers:
+        planned = plan(name)
+        states = [state(run) for run in planned]
+        if not args.summary:
+            for run, (status, why) in zip(planned, states, strict=True):
+                reasons = f" ({', '.join(why)})" if why else ""
+                print(f"{name:<8} {run.variant:<32} seed {run.seed:<4} {status}{reasons}")
+            for folder in unused(paths.runs_dir(name), planned):
+                print(f"{name:<8} {folder:<42} not in the tier: kept, unused (delete it to drop it)")
+        print(summary(name, states))
+        todo += sum(status != "done" for status, _ in states)
+        total += len(states)
+    if len(args.tiers or tiers) > 1:
+        print(f"all tiers: {todo} of {total} runs to execute")
     return 0
 
 
@@ -116,9 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     overrides_help = "Hydra overrides, e.g. variant=baseline/knn seed=3 scale=smoke, and Hydra's flags"
     sub = command("run", run, "One run of a variant, into outputs/SCALE/VARIANT/seed_SEED/.")
     sub.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=overrides_help)
-    sub = command("tier", tier, "Every variant over a tier's seeds, into runs/TIER/ (the runs stage).")
+    sub = command(
+        "tier", tier, "Every variant over a tier's seeds, into runs/TIER/ (the runs stage): what changed."
+    )
     sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
-    sub.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=overrides_help)
+    sub.add_argument(
+        "--rerun-all", action="store_true", help="execute every run, even those whose identity still matches"
+    )
+    sub = command("status", status, "Each run of each tier: done, stale (and why) or missing.")
+    sub.add_argument("tiers", nargs="*", metavar="TIER", help="default: every tier of conf/study.yaml")
+    sub.add_argument("--summary", action="store_true", help="one line per tier")
     sub = command("aggregate", aggregate, "A tier's runs into results/TIER/ (the aggregate stage).")
     sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
     sub = command("report", report, "A tier's tables and figure, into results/TIER/ (the report stage).")
@@ -137,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that hand what follows their own arguments to Hydra, flags included: how many are theirs.
-TO_HYDRA = {"run": 0, "tier": 1}
+TO_HYDRA = {"run": 0}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,13 +47,3 @@ def single_run_overrides() -> list[str]:
         "hydra.sweep.dir=outputs/${scale}",
         f"hydra.sweep.subdir={RUN_SUBDIR}",
     ]
-
-
-def tier_overrides(tier: str) -> list[str]:
-    """Hydra settings of a tier's multirun: runs/TIER/VARIANT/seed_SEED (see run_dir)."""
-    sweep_dir = runs_dir(tier).relative_to(ROOT)
-    return [
-        "hydra.job.name=run",
-        f"hydra.sweep.dir={sweep_dir.as_posix()}",
-        f"hydra.sweep.subdir={RUN_SUBDIR}",
-    ]

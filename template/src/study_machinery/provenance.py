@@ -17,9 +17,9 @@ from .paths import ROOT
 PACKAGES = ("numpy", "scipy", "scikit-learn", "hydra-core", "omegaconf", "threadpoolctl")
 
 
-def config_hash(resolved: dict) -> str:
-    """SHA-256 of the resolved config, written canonically (sorted keys, no spaces)."""
-    canonical = json.dumps(resolved, sort_keys=True, separators=(",", ":"))
+def json_sha256(content: object) -> str:
+    """SHA-256 of a JSON value (a resolved config) written canonically: sorted keys, no spaces."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -39,16 +39,16 @@ def _git(*args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def _data_hashes() -> dict[str, str]:
+def data_hashes(root: Path = ROOT) -> dict[str, str]:
     """MD5 of every DVC-tracked data path, as DVC recorded them (dvc.lock, *.dvc)."""
     hashes = {}
-    records = [ROOT / "dvc.lock", *ROOT.glob("data/*.dvc")]
+    records = [root / "dvc.lock", *root.glob("data/*.dvc")]
     for record in filter(Path.is_file, records):
         content = yaml.safe_load(record.read_text()) or {}
         stages = content.get("stages", {"": content}).values()
         for out in (out for stage in stages for out in stage.get("outs", [])):
             # Paths in a .dvc file are relative to the folder it is in.
-            path = (record.parent / out["path"]).relative_to(ROOT).as_posix()
+            path = (record.parent / out["path"]).relative_to(root).as_posix()
             if path.startswith("data/"):
                 hashes[path] = out.get("md5", "")
     return hashes
@@ -87,7 +87,7 @@ def environment() -> dict:
     return {
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "data_md5": _data_hashes(),
+        "data_md5": data_hashes(),
         "uv_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None,
         "python": platform.python_version(),
         "packages": {name: metadata.version(name) for name in PACKAGES},

@@ -147,7 +147,12 @@ def restore_inputs(root: Path, clone: Path, env: dict[str, str], log: Path) -> N
 
 
 def rerun(clone: Path, tier: str, env: dict[str, str], log: Path) -> None:
-    """The tier's aggregate stage and everything upstream of it, all run again."""
+    """The tier's aggregate stage and everything upstream of it, all run again.
+
+    A clone has no runs/ (only the *.dvc inputs are restored); were any there, the tier would
+    keep those whose identity matches, so they go first: a reproduction reuses nothing.
+    """
+    shutil.rmtree(clone / paths.runs_dir(tier).relative_to(paths.ROOT), ignore_errors=True)
     command = ["uv", "run", "--frozen", "--no-sync", "dvc", "repro", "--force", f"aggregate@{tier}"]
     if _step(command, clone, env, log):
         raise _failed(command, log)

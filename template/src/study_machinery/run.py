@@ -1,12 +1,14 @@
 """One run: Hydra composes and checks its config, the research code runs it, and this module
 writes what it produced into the run's folder.
 
-`python -m study_machinery run [OVERRIDES]` starts one run (into outputs/); `... tier TIER`
-starts every variant and seed of a tier as one multirun of the same function (into runs/).
+`python -m study_machinery run [OVERRIDES]` starts one run (into outputs/); a tier's runs
+(tier.py) go through `execute` too, with configs composed once for the whole tier.
 """
 
+import hashlib
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,52 +17,76 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from . import contract, paths, provenance
+from . import contract, identity, paths, provenance
 
 log = logging.getLogger(__name__)
 
 
-def _write_json(path: Path, content: dict) -> None:
-    """Write whole or not at all: a run killed mid-write leaves no half file behind."""
+def write_json(path: Path, content: dict) -> str:
+    """Write whole or not at all, even through a power loss; return what was written.
+
+    A run killed mid-write leaves a .partial file, never half a result under the real name.
+    """
+    text = json.dumps(content, indent=2) + "\n"
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(content, indent=2) + "\n")
+    with partial.open("w", encoding="utf-8") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
     partial.replace(path)
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        folder = os.open(path.parent, os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    return text
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-@hydra.main(version_base="1.3", config_path=str(paths.CONF_DIR), config_name="config")
-def main(cfg: DictConfig) -> None:
-    config = OmegaConf.to_object(cfg)
-    started, clock = _now(), time.perf_counter()
-    try:
-        metrics = contract.run(config)
-    except FileNotFoundError as error:
-        raise SystemExit(f"error: {error}") from None
-    seconds = time.perf_counter() - clock
+def execute(config: object, resolved: dict, folder: Path, key: identity.Identity) -> dict[str, float]:
+    """One run of the research code, recorded in `folder`: run.json, then metrics.json.
 
-    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    metrics.json comes last: its presence is what marks a run as finished. run.json holds the
+    run's identity and the hash of its metrics.json, so that an edited result reads as stale.
+    """
+    started, clock = _now(), time.perf_counter()
+    metrics = contract.run(config)
+    seconds = time.perf_counter() - clock
+    text = json.dumps(metrics, indent=2) + "\n"
     record = {
-        "variant": config.variant,
-        "scale": config.scale,
-        "seed": config.seed,
-        "config_sha256": provenance.config_hash(resolved),
+        "variant": resolved["variant"],
+        "scale": resolved["scale"],
+        "seed": resolved["seed"],
+        "identity": key.record(),
+        "config_sha256": key.config,
+        "metrics_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "started": started,
         "finished": _now(),
         "seconds": round(seconds, 3),
         "peak_memory_mb": provenance.peak_memory_mb(),
-        "cpu_cores_used": config.threads,
+        "cpu_cores_used": resolved["threads"],
         "gpus_used": 0,
         "environment": provenance.environment(),
         "config": resolved,
     }
-    # metrics.json last: its presence is what marks a run as finished.
-    output_dir = Path(HydraConfig.get().runtime.output_dir)
-    _write_json(output_dir / "run.json", record)
-    _write_json(output_dir / "metrics.json", metrics)
-    log.info("%s seed %d: %s (%.1f s)", config.variant, config.seed, metrics, seconds)
+    write_json(folder / "run.json", record)
+    write_json(folder / "metrics.json", metrics)
+    log.info("%s seed %d: %s (%.1f s)", resolved["variant"], resolved["seed"], metrics, seconds)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=str(paths.CONF_DIR), config_name="config")
+def main(cfg: DictConfig) -> None:
+    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        execute(OmegaConf.to_object(cfg), resolved, folder, identity.shared().of(resolved))
+    except FileNotFoundError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def start(ours: list[str], theirs: list[str]) -> None:

@@ -35,12 +35,17 @@ class Tolerance:
     confidence: float = 0.95
 
 
+class Launcher(Enum):
+    # One worker process per core (per `threads` cores), each importing the libraries once.
+    cores = "cores"
+    # One run after another in the tier's own process: quicker for runs of milliseconds.
+    basic = "basic"
+
+
 @dataclass
 class TierConfig:
     seeds: list[int] = MISSING
-    # Hydra launcher of the tier's multirun: cores (a worker per core) or basic
-    # (one run after another, in one process).
-    launcher: str = "cores"
+    launcher: Launcher = Launcher.cores
 
 
 @dataclass
@@ -79,6 +84,9 @@ def load_study(conf_dir: Path = paths.CONF_DIR) -> StudyConfig:
     for name, tier in study.tiers.items():
         if len(set(tier.seeds)) < 2:
             raise StudyError(f"{path}: tier {name!r} needs two seeds or more for a spread.")
+        if any(not 0 <= seed < 2**32 for seed in tier.seeds):
+            # NumPy's and scikit-learn's seeds are unsigned 32-bit integers.
+            raise StudyError(f"{path}: tier {name!r}: a seed is a whole number from 0 to 2**32 - 1.")
         if len(set(tier.seeds)) != len(tier.seeds):
             raise StudyError(f"{path}: tier {name!r} lists a seed twice: {tier.seeds}.")
     return study

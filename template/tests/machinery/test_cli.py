@@ -1,6 +1,7 @@
 """One command line for the machinery: help everywhere, usage mistakes exit 2, errors are one
 line on stderr, and importing a module does nothing."""
 
+import re
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import pytest
 
 from study_machinery import paths
 from study_machinery.cli import build_parser
+from study_machinery.study import load_study, variants
 
 COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 
@@ -77,3 +79,11 @@ def test_importing_the_modules_does_nothing():
     result = subprocess.run([sys.executable, "-c", IMPORT_EACH, *names], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == result.stderr == ""
+
+
+def test_status_sums_up_each_tier():
+    result = machinery("status", "smoke", "--summary")
+    assert result.returncode == 0, result.stderr
+    study = load_study()
+    total = len(variants()) * len(study.tiers["smoke"].seeds)
+    assert re.fullmatch(rf"runs@smoke: \d+ of {total} runs to execute( \(.*\))?\n", result.stdout)

@@ -1,15 +1,22 @@
 """Runs from the command line: what they write, how they fail, and what an interruption leaves."""
 
+import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from omegaconf import OmegaConf
 
+from study_machinery import identity, paths
 from study_machinery.aggregate import IncompleteRunsError, collect
+from study_machinery.errors import StudyError
+from study_machinery.study import load_study, variants
+from study_machinery.tier import Planned, execute, plan, state, summary, unused
 
 
 def machinery(*args: str, hash_seed: bool = True, **popen) -> subprocess.CompletedProcess:
@@ -73,3 +80,88 @@ def test_a_killed_tier_leaves_no_partial_result_and_the_next_completes(tmp_path,
 
     assert machinery(*arguments).returncode == 0
     assert len(collect(tmp_path, ["proposed"], [0, 1])) == 2
+
+
+@pytest.fixture
+def planned_run(tmp_path, compose_config, smoke_overrides) -> Planned:
+    """The method's first smoke run, planned as a tier plans it, into a temporary folder."""
+    config = compose_config(*smoke_overrides, "seed=0")
+    resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
+    key = identity.shared().of(resolved)
+    folder = paths.run_dir(tmp_path, config.variant, 0)
+    return Planned(config.variant, 0, folder, OmegaConf.to_object(config), resolved, key)
+
+
+def test_a_run_is_missing_then_done_and_stale_with_what_changed(planned_run):
+    assert state(planned_run) == ("missing", [])
+    assert execute(planned_run).error is None
+    assert state(planned_run) == ("done", [])
+    record = json.loads((planned_run.folder / "run.json").read_text())
+    assert record["identity"]["key"] == planned_run.identity.key
+
+    for part in identity.PARTS:
+        changed = dataclasses.replace(planned_run.identity, **{part: "something else"})
+        assert state(dataclasses.replace(planned_run, identity=changed)) == ("stale", [part])
+
+    metrics = planned_run.folder / "metrics.json"
+    metrics.write_text(metrics.read_text().replace("0.", "0.9", 1))
+    assert state(planned_run) == ("stale", ["metrics.json edited"])
+    (planned_run.folder / "metrics.json").unlink()
+    assert state(planned_run) == ("missing", [])
+
+
+def test_a_failed_run_is_named_with_its_log_and_leaves_no_metrics(planned_run):
+    planned_run.config.data.path = "data/nowhere.npz"
+    outcome = execute(planned_run)
+    assert outcome.name == "proposed seed 0"
+    assert "dvc repro prepare" in outcome.error
+    log = planned_run.folder / "run.log"
+    assert outcome.log.endswith("run.log") and "Traceback" in log.read_text()
+    assert not (planned_run.folder / "metrics.json").exists()
+
+
+def test_the_summary_says_how_many_runs_execute_and_why():
+    states = [("done", []), ("stale", ["config"]), ("stale", ["code", "config"]), ("missing", [])]
+    assert summary("smoke", states) == "runs@smoke: 3 of 4 runs to execute (2 stale: code, config; 1 missing)"
+    assert summary("smoke", [("done", [])]) == "runs@smoke: 0 of 1 runs to execute"
+
+
+def test_a_tier_plans_every_variant_and_seed_and_keeps_runs_it_no_longer_has(tmp_path):
+    planned = plan("smoke", tmp_path)
+    seeds = load_study().tiers["smoke"].seeds
+    assert [(run.variant, run.seed) for run in planned] == [(v, s) for v in variants() for s in seeds]
+    assert len({run.identity.key for run in planned}) == len(planned)
+    (tmp_path / "baseline/gone/seed_0").mkdir(parents=True)
+    assert unused(tmp_path, planned) == ["baseline/gone/seed_0"]
+
+
+def test_the_code_part_of_the_identity_is_every_file_but_bytecode(tmp_path):
+    (tmp_path / "models.py").write_text("x = 1\n")
+    before = identity.code_hash(tmp_path)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "models.cpython-311.pyc").write_bytes(b"compiled")
+    assert identity.code_hash(tmp_path) == before
+    (tmp_path / "layers.py").write_text("")
+    assert identity.code_hash(tmp_path) != before
+
+
+def test_an_ablation_that_changes_two_things_is_refused_before_any_run(tmp_path):
+    shutil.copytree(paths.CONF_DIR, tmp_path / "conf")
+    (tmp_path / "conf/variant/ablation/narrower.yaml").write_text(
+        "# @package _global_\nvariant: ablation/narrower\nmodel:\n  hidden_units: [50]\n"
+        "training:\n  batch_size: 64\n"
+    )
+    with pytest.raises(StudyError) as error:
+        plan("smoke", tmp_path / "runs", tmp_path / "conf")
+    assert "narrower.yaml must change exactly one thing; it changes: " in str(error.value)
+    assert "Nothing has run." in str(error.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_variant_that_does_not_compose_is_named_in_a_few_lines(tmp_path):
+    shutil.copytree(paths.CONF_DIR, tmp_path / "conf")
+    (tmp_path / "conf/variant/ablation/broken.yaml").write_text("variant: ablation/broken\nmodel: [\n")
+    with pytest.raises(StudyError) as error:
+        plan("smoke", tmp_path / "runs", tmp_path / "conf")
+    assert "conf/variant/ablation/broken.yaml does not compose" in str(error.value)
+    assert len(str(error.value).splitlines()) <= 7

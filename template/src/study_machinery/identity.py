@@ -1,0 +1,71 @@
+"""A run's identity: a key made of everything that can change its result.
+
+Two runs with the same key are the same run, so a finished run whose key still matches is kept
+as it is, and only runs that are missing or whose key changed execute (tier.py). The key joins
+four parts, each a hash, so that a stale run can say which of them changed:
+
+- config: the run's fully resolved config (variant, scale, seed and every value they set);
+- code: every file of the research code, src/<package>/ (the machinery only starts and
+  records a run, so a template update that changes it does not re-run anything);
+- data: the MD5s DVC recorded for the data under data/ (dvc.lock, data/*.dvc);
+- environment: uv.lock, so an upgraded package re-runs everything.
+"""
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import contract, paths, provenance
+
+PARTS = ("config", "code", "data", "environment")
+
+
+def code_hash(package: Path) -> str:
+    """SHA-256 over the research package's files, by path and content (bytecode caches aside)."""
+    digest = hashlib.sha256()
+    files = (path for path in package.rglob("*") if path.is_file() and "__pycache__" not in path.parts)
+    for path in sorted(files):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Identity:
+    config: str
+    code: str
+    data: str
+    environment: str
+
+    @property
+    def key(self) -> str:
+        return provenance.json_sha256(asdict(self))
+
+    def record(self) -> dict[str, str]:
+        """What run.json keeps: the key and its parts."""
+        return {"key": self.key, **asdict(self)}
+
+    def changed(self, recorded: dict) -> list[str]:
+        """The parts that differ from a recorded identity (all of them when none was recorded)."""
+        return [part for part in PARTS if recorded.get(part) != getattr(self, part)]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The parts that every run of a study shares at a given moment, gathered once."""
+
+    code: str
+    data: str
+    environment: str
+
+    def of(self, resolved_config: dict) -> Identity:
+        return Identity(provenance.json_sha256(resolved_config), self.code, self.data, self.environment)
+
+
+def shared(root: Path = paths.ROOT) -> Shared:
+    lock = root / "uv.lock"
+    return Shared(
+        code=code_hash(root / "src" / contract.PACKAGE),
+        data=provenance.json_sha256(provenance.data_hashes(root)),
+        environment=hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else "no uv.lock",
+    )
