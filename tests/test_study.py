@@ -39,6 +39,8 @@ def nox(study, *args: str):
 
 
 ANSWERS = {"defaults": {}, "other-answers": OTHER}
+# Where each study goes: the other answers' study into a path with spaces and non-ASCII letters.
+FOLDERS = {"defaults": "study", "other-answers": "Études à Zoë/my study"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def studies(template, tmp_path_factory):
 
     def _study(name: str):
         if name not in made:
-            dst = copy_study(template, tmp_path_factory.mktemp("study") / "study", **ANSWERS[name])
+            dst = copy_study(template, tmp_path_factory.mktemp("study") / FOLDERS[name], **ANSWERS[name])
             made[name] = (dst, ANSWERS[name])
         return made[name]
 
@@ -88,7 +90,7 @@ def test_the_study_reproduces_right_after_copy(study):
     folder, _ = study
     result = nox(folder, "-s", "reproduce")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "REPRODUCED: every recorded metric is within its tolerance." in result.stdout
+    assert "REPRODUCED: every recorded metric and claim is within its tolerance." in result.stdout
     assert "metric  " in result.stdout and "verdict" in result.stdout
     assert git(folder, "status", "--porcelain") == "", "reproduce must leave the working tree alone"
 
@@ -113,10 +115,11 @@ def test_lint_passes(default_study):
 
 
 def test_a_hand_edited_result_fails_naming_the_metric_and_uncommitted_edits_stay_out(default_study):
-    """A committed result typed in by hand, and an uncommitted edit of a config beside it.
+    """A committed result typed in by hand (a mean, and a claim turned round), and an uncommitted
+    edit of a config beside it.
 
     On the smoke tier, which takes seconds: the check is the same at every tier. Only the edited
-    number fails: the uncommitted edit, which would change every score, is listed and not run.
+    numbers fail: the uncommitted edit, which would change every score, is listed and not run.
     """
     folder = default_study
     recorded = folder / "results/smoke/metrics.json"
@@ -124,6 +127,22 @@ def test_a_hand_edited_result_fails_naming_the_metric_and_uncommitted_edits_stay
     true_mean = summary["proposed"]["accuracy"]["mean"]
     summary["proposed"]["accuracy"]["mean"] = 0.5
     recorded.write_text(json.dumps(summary, indent=2) + "\n")
+    # A claim the other way round: a variant that scores lower than the method now scores higher.
+    claims = folder / "results/smoke/comparisons.json"
+    comparisons = json.loads(claims.read_text())
+    variant, metric = next(
+        (variant, metric)
+        for variant, metrics in comparisons.items()
+        for metric, tests in metrics.items()
+        if tests["paired"]["ci_high"] < 0
+    )
+    paired = comparisons[variant][metric]["paired"]
+    paired["difference"], paired["ci_low"], paired["ci_high"] = (
+        -paired["difference"],
+        -paired["ci_high"],
+        -paired["ci_low"],
+    )
+    claims.write_text(json.dumps(comparisons, indent=2) + "\n")
     git(folder, "commit", "-qam", "a result typed in by hand")
     model = folder / "conf/model/mlp.yaml"
     model.write_text(model.read_text().replace("weight_decay: 1.0e-3", "weight_decay: 0.5"))
@@ -136,7 +155,16 @@ def test_a_hand_edited_result_fails_naming_the_metric_and_uncommitted_edits_stay
     assert "M conf/model/mlp.yaml" in result.stdout
     assert "checks pass for the smoke tier" in result.stdout
     failed = [line for line in result.stdout.splitlines() if line.startswith("NOT REPRODUCED: ")]
-    assert failed == [f"NOT REPRODUCED: proposed accuracy mean recorded 0.5 reproduced {true_mean!r}"]
+    assert failed[0] == (
+        f"NOT REPRODUCED: the claim that {variant} scores higher than proposed in {metric} "
+        "did not reproduce (the re-run: lower)"
+    )
+    numbers = failed[1].removeprefix("NOT REPRODUCED: ").split("; ")
+    assert numbers[0] == f"proposed accuracy mean recorded 0.5 reproduced {true_mean!r}"
+    assert [number.split(" recorded ")[0] for number in numbers[1:]] == [
+        f"{variant} - proposed {metric} {statistic}" for statistic in ("difference", "ci_low", "ci_high")
+    ]
+    assert len(failed) == 2
 
 
 def test_missing_data_names_the_command_that_restores_it(default_study):
@@ -184,7 +212,8 @@ def test_record_with_nothing_changed_changes_nothing(default_study):
     assert git(default_study, "status", "--porcelain") == ""
 
 
-def test_a_corrupted_cache_object_is_named(default_study):
+def test_a_corrupted_cache_object_is_named_and_the_advice_given_works(default_study):
+    """Nothing was pushed to the remote, so the advice that works is the one for intact data."""
     raw = yaml.safe_load((default_study / "data/raw.dvc").read_text())["outs"][0]["md5"]
     listing = default_study / ".dvc/cache/files/md5" / raw[:2] / raw[2:]
     original = listing.read_bytes()
@@ -193,13 +222,22 @@ def test_a_corrupted_cache_object_is_named(default_study):
     try:
         verified = nox(default_study, "-s", "verify")
         reproduced = nox(default_study, "-s", "reproduce", "--", "smoke")
+        assert verified.returncode != 0
+        assert f"corrupted: {listing}" in verified.stdout
+        assert reproduced.returncode != 0
+        message = reproduced.stdout + reproduced.stderr
+        assert "corrupted DVC cache" in message
+        advice = "`uv run dvc commit --force data/raw.dvc`"
+        assert advice in message
+        listing.unlink()
+        committed = run(["uv", "run", "--frozen", *advice.strip("`").split()[2:]], default_study)
+        assert committed.returncode == 0, committed.stderr
     finally:
-        listing.write_bytes(original)
-    assert verified.returncode != 0
-    assert f"corrupted: {default_study / '.dvc/cache/files/md5' / raw[:2] / raw[2:]}" in verified.stdout
-    assert reproduced.returncode != 0
-    assert "corrupted DVC cache" in reproduced.stdout + reproduced.stderr
+        if not listing.exists():
+            listing.write_bytes(original)
+    assert listing.read_bytes() == original
     assert nox(default_study, "-s", "verify").returncode == 0
+    assert git(default_study, "status", "--porcelain") == ""
 
 
 def test_the_ci_workflow_passes_in_a_fresh_clone(default_study, tmp_path):
@@ -277,16 +315,19 @@ def test_the_paper_session_builds_with_latexmk_or_says_how_to_install_it(studies
         assert f"\\results/{name}" in main and (results / name).is_file()
 
 
+NARROWER_TWO_CHANGES = (
+    "# @package _global_\nvariant: ablation/narrower\nmodel:\n  hidden_units: [50]\n"
+    "training:\n  batch_size: 64\n"
+)
+
+
 def test_ablations_that_break_the_rules_are_named(default_study):
     """The messages the README shows: a file that does not compose, and one that changes two things."""
     ablations = default_study / "conf/variant/ablation"
     (ablations / "wider.yaml").write_text(
         "# @package _global_\nvariant: ablation/wider\nmodel:\n  hiden_units: [200]\n"
     )
-    (ablations / "narrower.yaml").write_text(
-        "# @package _global_\nvariant: ablation/narrower\nmodel:\n  hidden_units: [50]\n"
-        "training:\n  batch_size: 64\n"
-    )
+    (ablations / "narrower.yaml").write_text(NARROWER_TWO_CHANGES)
     try:
         variants = "tests/machinery/test_variants.py"
         result = nox(default_study, "-s", "tests", "--", variants, "-k", "wider or narrower")
@@ -302,6 +343,39 @@ def test_ablations_that_break_the_rules_are_named(default_study):
     )
     assert message in result.stdout
     assert message in (default_study / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "message"),
+    [
+        (
+            "conf/variant/ablation/narrower.yaml",
+            NARROWER_TWO_CHANGES,
+            "conf/variant/ablation/narrower.yaml must change exactly one thing; it changes: ",
+        ),
+        ("conf/variant/ablation/broken.yaml", "variant: ablation/broken\nmodel: [\n", "is not valid YAML"),
+        ("conf/study.yaml", None, "tier 'smoke' needs two seeds or more"),
+    ],
+    ids=["two-changes", "yaml-syntax", "one-seed"],
+)
+def test_record_refuses_an_invalid_study_before_any_run(default_study, path, text, message):
+    """A few lines naming the file and the rule, no traceback, and nothing run or written."""
+    target = default_study / path
+    tracked = bool(git(default_study, "ls-files", path).strip())
+    target.write_text(text if text is not None else target.read_text().replace("seeds: [0, 1]", "seeds: [0]"))
+    try:
+        result = nox(default_study, "-s", "record")
+        changed = git(default_study, "status", "--porcelain", "--untracked-files=no")
+    finally:
+        if tracked:
+            git(default_study, "checkout", "--quiet", "--", path)
+        else:
+            target.unlink()
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert message in output and "Traceback" not in output
+    assert "Running stage" not in output, "stopped before DVC ran anything"
+    assert changed.splitlines() == ([f" M {path}"] if path == "conf/study.yaml" else [])
 
 
 def ownership_map() -> dict[str, list[str]]:

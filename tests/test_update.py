@@ -307,6 +307,11 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
         r"<<<<<<< before updating\n.*?=======\n(.*?)>>>>>>> after updating\n", r"\1", noxfile, flags=re.S
     )
     (study / "noxfile.py").write_text(resolved)
+    # The update changed the dependencies: the first session says the one command that follows.
+    first = nox_session(study, "lint")
+    assert first.returncode != 0
+    assert "uv.lock no longer matches pyproject.toml" in first.stdout + first.stderr
+    assert "run `uvx nox -s record`" in first.stdout + first.stderr
     recorded = nox_session(study, "record")
     assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-3000:]
     commit_all(study, "Update to the template's latest release")

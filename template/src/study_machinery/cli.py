@@ -45,8 +45,10 @@ def _warn_without_hash_seed() -> None:
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import contract, run
+    from .study import check_config_files
 
     _warn_without_hash_seed()
+    check_config_files()
     contract.register_configs()
     run.one(args.overrides)
     return 0
@@ -54,10 +56,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import contract
+    from .study import check_config_files
     from .tier import run_tier
 
     name = _tier(args, parser)
     _warn_without_hash_seed()
+    check_config_files()
     contract.register_configs()
     run_tier(name, rerun_all=args.rerun_all)
     return 0
@@ -65,13 +69,14 @@ def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import contract
-    from .study import load_study
+    from .study import check_config_files, load_study
     from .tier import plan, state, summary, unused
 
     tiers = list(load_study().tiers)
     unknown = [name for name in args.tiers if name not in tiers]
     if unknown:
         parser.error(f"argument TIER: {unknown[0]!r} is not a tier of conf/study.yaml ({', '.join(tiers)})")
+    check_config_files()
     contract.register_configs()
     todo = total = 0
     for name in args.tiers or tiers:

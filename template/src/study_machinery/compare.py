@@ -3,7 +3,7 @@
 import math
 from dataclasses import dataclass
 
-from .study import Tolerance, ToleranceKind
+from .study import METHOD, Tolerance, ToleranceKind
 
 EXACT = Tolerance(kind=ToleranceKind.exact)
 
@@ -80,6 +80,63 @@ def compare(recorded: dict, reproduced: dict, tolerances: dict[str, Tolerance]) 
     return checks
 
 
+def verdict(comparison: dict) -> str:
+    """Where the paired 95% interval of (variant - method) lies: above 0, below 0, or across it."""
+    low, high = comparison.get("ci_low"), comparison.get("ci_high")
+    if low is None or high is None:
+        return "missing"
+    return "higher" if low > 0 else "lower" if high < 0 else "no clear difference"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a comparison says (paired by seed, 95% interval): recorded, and in the re-run."""
+
+    variant: str
+    metric: str
+    recorded: str
+    reproduced: str
+
+    @property
+    def passed(self) -> bool:
+        return self.recorded == self.reproduced
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant} vs {METHOD}, {self.metric}"
+
+    def sentence(self) -> str:
+        if self.recorded == "no clear difference":
+            return f"the claim that {self.variant} and {METHOD} do not clearly differ in {self.metric}"
+        return f"the claim that {self.variant} scores {self.recorded} than {METHOD} in {self.metric}"
+
+
+def compare_claims(
+    recorded: dict, reproduced: dict, tolerances: dict[str, Tolerance]
+) -> tuple[list[Check], list[Claim]]:
+    """The comparisons with the method (comparisons.json, paired by seed): each difference and its
+    interval within the metric's tolerance, and each claim's verdict the same."""
+    checks, claims = [], []
+    for variant in _keys(recorded, reproduced):
+        old, new = recorded.get(variant, {}), reproduced.get(variant, {})
+        for metric in _keys(old, new):
+            old_pair, new_pair = old.get(metric, {}).get("paired", {}), new.get(metric, {}).get("paired", {})
+            tolerance = tolerances.get(metric, EXACT)
+            for statistic in ("difference", "ci_low", "ci_high"):
+                passed, text = judge(statistic, old_pair, new_pair, tolerance)
+                values = old_pair.get(statistic), new_pair.get(statistic)
+                checks.append(Check(f"{variant} - {METHOD}", metric, statistic, *values, text, passed))
+            claims.append(Claim(variant, metric, verdict(old_pair), verdict(new_pair)))
+    return checks, claims
+
+
+def render_claims(claims: list[Claim]) -> str:
+    """A plain-text table: claim, recorded verdict, reproduced verdict, pass or FAIL."""
+    header = ("claim (paired by seed, 95% CI)", "recorded", "reproduced", "verdict")
+    rows = [(c.name, c.recorded, c.reproduced, "pass" if c.passed else "FAIL") for c in claims]
+    return _table(header, rows)
+
+
 def _keys(first: dict, second: dict) -> list[str]:
     """The keys of both, in the first's order, then those found only in the second."""
     return [*first, *(key for key in second if key not in first)]
@@ -105,6 +162,10 @@ def render(checks: list[Check]) -> str:
         )
         for check in checks
     ]
+    return _table(header, rows)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     rows.insert(0, tuple("-" * width for width in widths))
     rows.insert(0, header)

@@ -9,8 +9,10 @@ the main tier of conf/study.yaml by default):
 4. runs the tier's pipeline with `dvc repro --force` (a cache hit is not a
    reproduction);
 5. compares the re-run's results/TIER/metrics.json with the committed one within
-   the tolerances in conf/study.yaml, prints the table, and exits 0 only if
-   every check passes.
+   the tolerances in conf/study.yaml, and its comparisons.json too: each difference
+   from the method and its interval within the metric's tolerance, and each claim's
+   verdict (higher, lower, no clear difference) the same; prints both tables, and
+   exits 0 only if every check passes and every claim holds.
 """
 
 import json
@@ -24,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from . import paths
-from .compare import compare, render
+from .compare import compare, compare_claims, render, render_claims
 from .errors import StudyError
 from .study import load_study
 from .verify import corrupted, tracked_hashes
@@ -63,8 +65,9 @@ def _committed(path: Path) -> str:
     return path.relative_to(paths.ROOT).as_posix()
 
 
-def recorded_result(root: Path, commit: str, tier: str) -> dict:
-    recorded = _committed(paths.results_dir(tier) / "metrics.json")
+def recorded_result(root: Path, commit: str, tier: str, name: str = "metrics.json") -> dict:
+    """A file of the tier's committed result: metrics.json, or comparisons.json (the claims)."""
+    recorded = _committed(paths.results_dir(tier) / name)
     result = _run(["git", "show", f"{commit}:{recorded}"], root)
     if result.returncode:
         raise ReproduceError(
@@ -108,13 +111,26 @@ def install(clone: Path, env: dict[str, str], log: Path) -> None:
         raise _failed(command, log)
 
 
-def _corruption(bad: list[Path], where: str) -> ReproduceError:
+def _corruption(bad: list[Path], where: str, tracked: list[str]) -> ReproduceError:
     return ReproduceError(
         f"corrupted DVC cache objects in {where}: "
         + ", ".join(str(path) for path in bad)
-        + " no longer match their MD5. Delete them, fetch good copies with `uv run dvc pull`, "
-        "and run reproduce again (`uvx nox -s verify` checks the whole cache)."
+        + " no longer match their MD5. Delete them; then fetch good copies with `uv run dvc pull` "
+        "if your DVC remote has them, or, if the data in your working tree is intact (`uv run dvc "
+        f"status` does not list it), put it back into the cache with `uv run dvc commit --force "
+        f"{' '.join(tracked)}`. Run reproduce again (`uvx nox -s verify` checks the whole cache)."
     )
+
+
+def _ascii_path(path: Path, link: Path) -> Path:
+    """The path itself, or an ASCII-named link to it: DVC cannot write other paths to its config."""
+    if str(path).isascii() or not str(link).isascii():
+        return path
+    try:
+        link.symlink_to(path, target_is_directory=True)
+    except OSError:  # no symlinks here (Windows without the privilege): try the path as it is
+        return path
+    return link
 
 
 def restore_inputs(root: Path, clone: Path, env: dict[str, str], log: Path) -> None:
@@ -130,14 +146,17 @@ def restore_inputs(root: Path, clone: Path, env: dict[str, str], log: Path) -> N
     cache = Path(found.stdout.strip())
     # DVC would check a corrupted object out as it is: name it instead.
     if bad := corrupted(cache, hashes):
-        raise _corruption(bad, "this study's cache")
-    if _run([*dvc, "remote", "add", "--local", "study-cache", str(cache)], clone, env).returncode:
-        raise ReproduceError("could not point the clean room at this study's DVC cache.")
+        raise _corruption(bad, "this study's cache", tracked)
+    remote = _ascii_path(cache, clone.parent / "study-cache")
+    added = _run([*dvc, "remote", "add", "--local", "study-cache", str(remote)], clone, env)
+    if added.returncode:
+        detail = (added.stderr.strip().splitlines() or [""])[0]
+        raise ReproduceError(f"could not point the clean room at this study's DVC cache: {detail}")
     for remote in (["--remote", "study-cache"], []):
         if _step([*dvc, "pull", *remote, *tracked], clone, env, log) == 0:
             # Whatever came from the remote is checked too.
             if bad := corrupted(clone / ".dvc" / "cache", hashes):
-                raise _corruption(bad, "the DVC remote")
+                raise _corruption(bad, "the DVC remote", tracked)
             return
     raise ReproduceError(
         f"the data tracked by {', '.join(tracked)} is neither in this study's DVC cache nor in its "
@@ -171,6 +190,7 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
             f"no tier {tier!r} in conf/study.yaml of commit {commit}; its tiers: {', '.join(tiers)}."
         )
     recorded = recorded_result(root, commit, tier)
+    recorded_claims = recorded_result(root, commit, tier, "comparisons.json")
     dirty = _git(root, "status", "--porcelain").splitlines()
     if dirty:
         print(f"note: {len(dirty)} uncommitted change(s) are not part of this check (commit {commit} is):")
@@ -188,22 +208,27 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
         rerun(clone, tier, env, log)
         results = clone / paths.results_dir(tier).relative_to(paths.ROOT)
         reproduced = json.loads((results / "metrics.json").read_text())
+        reproduced_claims = json.loads((results / "comparisons.json").read_text())
         compute = json.loads((results / "compute.json").read_text())
         tolerances = load_study(clone / paths.CONF_DIR.relative_to(paths.ROOT)).tolerance
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
     checks = compare(recorded, reproduced, tolerances)
+    comparison_checks, claims = compare_claims(recorded_claims, reproduced_claims, tolerances)
     timing = {"commit": commit, "tier": tier, "wall_seconds": round(time.perf_counter() - started, 3)}
     timing |= {key: compute[key] for key in ("runs", "run_seconds")}
-    return checks, timing
+    return checks + comparison_checks, claims, timing
 
 
 def main(tier: str | None = None, keep: bool = False, report: Path | None = None) -> int:
-    """Reproduce, print the checks, and return 0 only if every one passes."""
-    checks, timing = reproduce(study_root(), tier, keep=keep)
+    """Reproduce, print the checks and the claims, and return 0 only if every one passes."""
+    checks, claims, timing = reproduce(study_root(), tier, keep=keep)
     print(render(checks))
+    print()
+    print(render_claims(claims))
     failed = [check for check in checks if check.passed is False]
+    changed = [claim for claim in claims if not claim.passed]
     skipped = sum(check.passed is None for check in checks)
     checked = len(checks) - skipped
     print(
@@ -213,12 +238,21 @@ def main(tier: str | None = None, keep: bool = False, report: Path | None = None
         f"({timing['runs']} runs, {timing['run_seconds']:.1f} s inside them, "
         f"{timing['wall_seconds']:.1f} s in all)."
     )
+    print(f"{len(claims) - len(changed)} of {len(claims)} claims have the same verdict.")
     if report:
-        summary = {"timing": timing, "failed": [check.name for check in failed], "checks": len(checks)}
+        summary = {
+            "timing": timing,
+            "failed": [check.name for check in failed] + [claim.name for claim in changed],
+            "checks": len(checks),
+            "claims": len(claims),
+        }
         report.write_text(json.dumps(summary, indent=2) + "\n")
+    for claim in changed:
+        print(f"NOT REPRODUCED: {claim.sentence()} did not reproduce (the re-run: {claim.reproduced})")
     if failed:
         differences = (f"{c.name} recorded {c.recorded} reproduced {c.reproduced}" for c in failed)
         print("NOT REPRODUCED: " + "; ".join(differences))
+    if failed or changed:
         return 1
-    print("REPRODUCED: every recorded metric is within its tolerance.")
+    print("REPRODUCED: every recorded metric and claim is within its tolerance.")
     return 0

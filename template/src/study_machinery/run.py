@@ -18,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from . import contract, identity, paths, provenance
+from .study import SEED_RULE, valid_seed
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def execute(config: object, resolved: dict, folder: Path, key: identity.Identity
     metrics.json comes last: its presence is what marks a run as finished. run.json holds the
     run's identity and the hash of its metrics.json, so that an edited result reads as stale.
     """
+    contract.load()
     started, clock = _now(), time.perf_counter()
     metrics = contract.run(config)
     seconds = time.perf_counter() - clock
@@ -81,6 +83,8 @@ def execute(config: object, resolved: dict, folder: Path, key: identity.Identity
 
 @hydra.main(version_base="1.3", config_path=str(paths.CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> None:
+    if not valid_seed(cfg.seed):
+        raise SystemExit(f"error: seed={cfg.seed}: {SEED_RULE}.")
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     folder = Path(HydraConfig.get().runtime.output_dir)
     try:

@@ -84,12 +84,30 @@ def load_study(conf_dir: Path = paths.CONF_DIR) -> StudyConfig:
     for name, tier in study.tiers.items():
         if len(set(tier.seeds)) < 2:
             raise StudyError(f"{path}: tier {name!r} needs two seeds or more for a spread.")
-        if any(not 0 <= seed < 2**32 for seed in tier.seeds):
-            # NumPy's and scikit-learn's seeds are unsigned 32-bit integers.
-            raise StudyError(f"{path}: tier {name!r}: a seed is a whole number from 0 to 2**32 - 1.")
+        if not all(map(valid_seed, tier.seeds)):
+            raise StudyError(f"{path}: tier {name!r}: {SEED_RULE}, not {tier.seeds}.")
         if len(set(tier.seeds)) != len(tier.seeds):
             raise StudyError(f"{path}: tier {name!r} lists a seed twice: {tier.seeds}.")
     return study
+
+
+# NumPy's and scikit-learn's seeds are unsigned 32-bit integers.
+SEED_RULE = "a seed is a whole number from 0 to 2**32 - 1"
+
+
+def valid_seed(seed: int) -> bool:
+    return 0 <= seed < 2**32
+
+
+def check_config_files(conf_dir: Path = paths.CONF_DIR) -> None:
+    """Every YAML file under conf/ parses: a syntax error is named with its line, before Hydra's traceback."""
+    for path in sorted(conf_dir.rglob("*.yaml")):
+        try:
+            with path.open(encoding="utf-8") as file:
+                yaml.safe_load(file)
+        except yaml.YAMLError as error:
+            detail = "\n  ".join(line.strip() for line in str(error).strip().splitlines())
+            raise StudyError(f"{paths.shown(path)} is not valid YAML:\n  {detail}") from None
 
 
 def variants(conf_dir: Path = paths.CONF_DIR) -> list[str]:

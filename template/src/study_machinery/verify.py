@@ -84,8 +84,10 @@ def main() -> int:
         print(f"corrupted: {path} (its content no longer matches its MD5)")
     if bad:
         print(
-            "Delete these files, then fetch good copies with `uv run dvc pull` "
-            "(or re-create them with `uv run dvc repro --force`)."
+            "Delete these files; then fetch good copies with `uv run dvc pull` if your DVC remote has "
+            "them. If it does not: data tracked by a .dvc file whose working copy is intact goes "
+            "back into the cache with `uv run dvc commit --force data/NAME.dvc`, and a stage's "
+            "outputs are made again with `uv run dvc repro --force STAGE`."
         )
         return 1
     checked = sum(1 for path in (cache / "files" / "md5").glob("*/*") if path.is_file())

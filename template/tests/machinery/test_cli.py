@@ -87,3 +87,11 @@ def test_status_sums_up_each_tier():
     study = load_study()
     total = len(variants()) * len(study.tiers["smoke"].seeds)
     assert re.fullmatch(rf"runs@smoke: \d+ of {total} runs to execute( \(.*\))?\n", result.stdout)
+
+
+def test_a_seed_out_of_range_is_one_line(smoke_overrides, tmp_path):
+    result = machinery("run", f"hydra.run.dir={tmp_path}", *smoke_overrides, "seed=-1")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "error: seed=-1: a seed is a whole number from 0 to 2**32 - 1."
+    assert "Traceback" not in result.stderr

@@ -125,8 +125,9 @@ def test_readme_without_markers_is_refused_and_left_alone(tmp_path, capsys):
 
 
 def _assert_reproduces(tier: str) -> None:
-    checks, _ = reproduce(paths.ROOT, tier)
+    checks, claims, _ = reproduce(paths.ROOT, tier)
     failed = [f"{c.name}: recorded {c.recorded}, reproduced {c.reproduced}" for c in checks if not c.passed]
+    failed += [f"{claim.sentence()} did not reproduce" for claim in claims if not claim.passed]
     assert checks and not failed, failed
 
 

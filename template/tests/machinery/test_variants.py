@@ -1,6 +1,8 @@
 """Every variant composes at every scale, every ablation changes one thing, and the tiers
 of conf/study.yaml are sound."""
 
+import shutil
+
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
@@ -8,7 +10,7 @@ from omegaconf import OmegaConf
 from study_machinery import paths
 from study_machinery.ablations import differences, one_change_rule
 from study_machinery.errors import StudyError
-from study_machinery.study import METHOD, load_study, variants
+from study_machinery.study import METHOD, check_config_files, load_study, variants
 
 CONF = paths.CONF_DIR
 NOT_SWAPPABLE = {"variant", "hydra"}
@@ -103,3 +105,13 @@ def test_every_tier_has_a_scale_and_seeds_enough():
     for tier, settings in study.tiers.items():
         assert (CONF / "scale" / f"{tier}.yaml").is_file(), f"tier {tier} needs conf/scale/{tier}.yaml"
         assert len(settings.seeds) == len(set(settings.seeds)) >= 2
+
+
+def test_a_config_file_that_is_not_yaml_is_named_with_its_line(tmp_path):
+    shutil.copytree(CONF, tmp_path / "conf")
+    (tmp_path / "conf/variant/ablation/broken.yaml").write_text("variant: ablation/broken\nmodel: [\n")
+    with pytest.raises(StudyError) as error:
+        check_config_files(tmp_path / "conf")
+    message = str(error.value)
+    assert "broken.yaml is not valid YAML" in message and "line 3" in message
+    assert len(message.splitlines()) <= 8
