@@ -102,3 +102,10 @@ def benchmark(session: nox.Session) -> None:
     session.run("python", "benchmarks/copy_to_reproduce.py", *session.posargs, env=env)
     session.run("python", "benchmarks/parallel_runs.py", env=env)
     session.run("python", "benchmarks/incremental_runs.py", env=env)
+
+
+@nox.session
+def reserved_names(session: nox.Session) -> None:
+    """Rewrite tasks/reserved_import_names.yml from a default study: `-- STUDY`."""
+    env = {"UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)} | studies_own_environment()
+    session.run("python", "tasks/reserved_import_names.py", *session.posargs, env=env)

@@ -15,10 +15,32 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tasks"))
 from environment import OUTER_ENVIRONMENT, without_outer  # noqa: E402
 
+
+def copier_config() -> dict:
+    """copier.yml as copier reads it: its YAML documents merged, `!include` files among them."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def include(loader: yaml.SafeLoader, node: yaml.Node) -> list:
+        return [
+            doc
+            for path in sorted(REPO.glob(loader.construct_scalar(node)))
+            for doc in yaml.load_all(path.read_text(), Loader)
+        ]
+
+    Loader.add_constructor("!include", include)
+    merged = {}
+    for document in yaml.load_all((REPO / "copier.yml").read_text(), Loader):
+        for part in document if isinstance(document, list) else [document]:
+            merged |= part or {}
+    return merged
+
+
+CONFIG = copier_config()
+# The questions copier asks: neither settings (`_...`) nor values it computes (`when: false`).
 QUESTIONS = {
-    name: spec
-    for name, spec in yaml.safe_load((REPO / "copier.yml").read_text()).items()
-    if not name.startswith("_")
+    name: spec for name, spec in CONFIG.items() if not name.startswith("_") and spec.get("when") is not False
 }
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Tests",

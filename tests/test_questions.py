@@ -1,7 +1,12 @@
 """Bad answers are refused with a message that names the rule, before anything is written."""
 
+import keyword
+import re
+import sys
+
+import copier
 import pytest
-from conftest import QUESTIONS
+from conftest import CONFIG, QUESTIONS
 
 BAD_ANSWERS = [
     ("project_name", "   ", "The project name must not be empty."),
@@ -9,7 +14,16 @@ BAD_ANSWERS = [
     ("import_name", "My_Study", "must be a lowercase Python identifier"),
     ("import_name", "2fast", "must be a lowercase Python identifier"),
     ("import_name", "lambda", "must not be a Python keyword"),
-    ("import_name", "sklearn", "must not shadow a package the study imports"),
+    ("import_name", "sklearn", "must not be that of a module the study imports or Python provides"),
+    ("import_name", "json", "must not be that of a module the study imports or Python provides"),
+    ("import_name", "logging", "Try logging_study."),
+    ("import_name", "x" * 65, "at most 64 characters"),
+    ("project_name", "My study\n", "must fit on one line"),
+    ("project_name", "x" * 101, "at most 100 characters"),
+    ("dist_name", "my-study\n", "must follow the packaging name rules"),
+    ("author_email", "ada@example.org\n", "must look like name@domain.tld"),
+    ("dvc_remote", "/data/dvc #storage", "must not contain ' #'"),
+    ("dvc_remote", " /data/dvc", "must not start or end with a space"),
     ("dist_name", "-study", "must follow the packaging name rules"),
     ("dist_name", "my study", "must follow the packaging name rules"),
     ("dist_name", "../../etc", "must follow the packaging name rules"),
@@ -44,3 +58,71 @@ def test_defaults_derive_from_earlier_answers(generate):
     assert "import_name: sparse_attention_2027" in answers
     assert "dist_name: sparse-attention-2027" in answers
     assert (study / "src" / "sparse_attention_2027" / "experiment.py").is_file()
+
+
+def free_text_questions() -> list[str]:
+    return [name for name, spec in QUESTIONS.items() if spec.get("type") == "str" and "choices" not in spec]
+
+
+def corpus() -> list[pytest.param]:
+    """Bad answers of each kind for every free-text question of copier.yml: a trailing line break
+    after a good answer, a very long one, and an empty one."""
+    good = {"project_name": "My Study", "import_name": "my_study", "dist_name": "my-study"}
+    good |= {"author_name": "Ada Lovelace", "author_email": "ada@example.org", "dvc_remote": "/srv/dvc"}
+    cases = []
+    for name in free_text_questions():
+        for kind, answer in (("newline", good[name] + "\n"), ("long", "x" * 2000), ("empty", "")):
+            cases.append(pytest.param(name, answer, id=f"{name}-{kind}"))
+    return cases
+
+
+@pytest.mark.parametrize(("question", "answer"), corpus())
+def test_every_free_text_question_refuses_each_kind_of_bad_answer(template, tmp_path, question, answer):
+    destination = tmp_path / "out" / "study"
+    with pytest.raises(ValueError, match=f"Validation error for question '{question}': The "):
+        copier.run_copy(
+            str(template),
+            destination,
+            data={question: answer, "record_first_result": False},
+            defaults=True,
+            unsafe=True,
+            vcs_ref="HEAD",
+            quiet=True,
+        )
+    assert list(tmp_path.iterdir()) == [], "nothing is written, in the destination or beside it"
+
+
+def test_the_corpus_covers_every_free_text_question():
+    assert set(free_text_questions()) == {
+        "project_name",
+        "import_name",
+        "dist_name",
+        "author_name",
+        "author_email",
+        "dvc_remote",
+    }
+
+
+def test_no_python_module_can_be_the_import_name():
+    reserved = set(CONFIG["reserved_import_names"]["default"])
+    stdlib = {name for name in sys.stdlib_module_names if re.fullmatch(r"[a-z_][a-z0-9_]*", name)}
+    missing = sorted(stdlib - reserved)
+    assert not missing, f"run `uvx nox -s reserved_names -- STUDY`: {missing} are missing"
+    assert not reserved & set(keyword.kwlist), "keywords are refused by their own rule"
+
+
+@pytest.mark.parametrize(
+    ("project_name", "import_name"),
+    [
+        ("Études à Zoë", "etudes_a_zoe"),
+        ("Straße der Œuvre", "strasse_der_oeuvre"),
+        ("2027: Łódź", "lodz"),
+        ("数字研究", "study"),
+        ("Sparse attention " * 10, ("sparse_attention_" * 4)[:64].rstrip("_")),
+    ],
+)
+def test_the_default_import_name_passes_its_own_rule(generate, project_name, import_name):
+    study = generate(project_name=project_name[:100].strip(), record_first_result=False)
+    answers = (study / ".copier-answers.yml").read_text()
+    assert f"import_name: {import_name}\n" in answers
+    assert (study / "src" / import_name / "experiment.py").is_file()

@@ -17,16 +17,17 @@ import time
 
 import pytest
 import yaml
-from conftest import REPO, copy_study, git, run
+from conftest import CONFIG, REPO, copy_study, git, run
 from environment import without_outer
 from test_generate import expected_files
 
 pytestmark = pytest.mark.slow
 
 OTHER = {
-    "project_name": "Études de chiffres",
+    # Unusual answers that the questions accept: quotes, non-ASCII letters, at most 100 characters.
+    "project_name": "Études de chiffres manuscrits: l'«Œuvre» complète, 2027 — n° 1",
     "import_name": "chiffres",
-    "author_name": "Zoë Ångström-Łukasiewicz",
+    "author_name": 'Zoë O\'Brien "Ångström" Łukasiewicz',
     "license": "Apache-2.0",
     "python_version": "3.10",
     "n_seeds": 3,
@@ -546,3 +547,14 @@ def test_a_killed_tier_resumes_and_records_the_same_result_bit_for_bit(default_s
     assert (study / "results/small/metrics.json").read_bytes() == (
         default_study / "results/small/metrics.json"
     ).read_bytes()
+
+
+def test_no_module_the_study_locks_can_be_its_import_name(default_study):
+    """tasks/reserved_import_names.yml covers every top-level module of every locked package."""
+    listing = "import json, importlib.metadata as m; print(json.dumps(sorted(m.packages_distributions())))"
+    found = run(["uv", "run", "--frozen", "--all-groups", "python", "-c", listing], default_study)
+    assert found.returncode == 0, found.stderr
+    modules = {name for name in json.loads(found.stdout) if re.fullmatch(r"[a-z_][a-z0-9_]*", name)}
+    reserved = set(CONFIG["reserved_import_names"]["default"])
+    missing = sorted(modules - reserved - {"digits_study"})
+    assert not missing, f"run `uvx nox -s reserved_names -- STUDY`: {missing} are missing"

@@ -1,0 +1,74 @@
+"""Write tasks/reserved_import_names.yml: the import names a study's package must not take.
+
+A package named like a module the study imports shadows it (`json`, `logging`, `sklearn`),
+and the study's first import fails. The names are those of Python's standard library, in
+every Python version a study may use, the top-level modules of every package a generated
+study locks (all dependency groups), and the study's own top-level folders. copier.yml
+includes the file; tests/test_questions.py checks that it still covers them.
+
+Usage: uvx nox -s reserved_names -- STUDY
+(STUDY: a study generated with the default answers; its uv.lock is installed in a temporary
+environment, which takes seconds from uv's cache.)
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUTPUT = HERE / "reserved_import_names.yml"
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+# A study's own top-level folders and its machinery's package.
+STUDY = ["conf", "data", "outputs", "paper", "results", "runs", "src", "study_machinery", "tests"]
+IMPORT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+TOP_LEVEL = "import json, importlib.metadata as m; print(json.dumps(sorted(m.packages_distributions())))"
+STDLIB = "import json, sys; print(json.dumps(sorted(sys.stdlib_module_names)))"
+
+
+def stdlib_names(version: str) -> set[str]:
+    python = subprocess.run(["uv", "python", "find", version], capture_output=True, text=True, check=True)
+    found = subprocess.run([python.stdout.strip(), "-c", STDLIB], capture_output=True, text=True, check=True)
+    return set(json.loads(found.stdout))
+
+
+def locked_top_level_names(study: Path) -> set[str]:
+    """Top-level modules of every package in the study's uv.lock, every group included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "study"
+        shutil.copytree(study, copy, ignore=shutil.ignore_patterns(".venv", ".nox", ".git", ".dvc"))
+        subprocess.run(["uv", "sync", "--frozen", "--all-groups", "--quiet"], cwd=copy, check=True)
+        found = subprocess.run(
+            ["uv", "run", "--frozen", "--no-sync", "python", "-c", TOP_LEVEL],
+            cwd=copy,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return set(json.loads(found.stdout))
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    study = Path(sys.argv[1])
+    # The study's own package is installed too: its name is the one the answer chooses.
+    own = re.search(r"^import_name: (\S+)$", (study / ".copier-answers.yml").read_text(), re.M)[1]
+    names = (set(STUDY) | locked_top_level_names(study)) - {own}
+    for version in PYTHONS:
+        names |= stdlib_names(version)
+    reserved = sorted(name for name in names if IMPORT_NAME.fullmatch(name))
+    lines = ["# Written by tasks/reserved_import_names.py; do not edit by hand."]
+    lines += ["# The import names a study's package must not take: copier.yml's import_name refuses them."]
+    lines += ["reserved_import_names:", "  type: yaml", "  when: false", "  default:"]
+    lines += [f"    - {name}" for name in reserved]
+    OUTPUT.write_text("\n".join(lines) + "\n")
+    print(f"{OUTPUT.name}: {len(reserved)} names")
+
+
+if __name__ == "__main__":
+    main()
