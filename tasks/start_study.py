@@ -1,9 +1,10 @@
 """Copy-time task of the template: make the new study a git repository with its result recorded.
 
 `copier copy` runs this once, in the new study's folder (never on `copier
-update`). With --record it also locks the environment, runs the pipeline and
-writes the README's results table, so that the first commit holds the study's
-main result and `nox -s reproduce` can check it straight away.
+update`). With --record it also locks the environment, runs the pipeline,
+writes the README's results table and pushes the data and runs to the DVC
+remote when it can be reached, so that the first commit holds the study's main
+result and `nox -s reproduce` can check it straight away, here or in a clone.
 
 Nothing here is fatal to the copy: when a step fails, the study's files stay
 in place and the message says how to finish by hand.
@@ -83,6 +84,9 @@ def record(package: str) -> bool:
                 "  The study is in place without a recorded result: fix the above, then run `nox -s record`."
             )
             return False
+    # So that a clone elsewhere can fetch the data: what `nox -s reproduce` does in a fresh clone.
+    if not step("push the data and the runs to the DVC remote", [*run, "dvc", "push", "--quiet"], env, True):
+        print("  The DVC remote cannot be reached from here: push later with `uv run dvc push`.")
     return True
 
 

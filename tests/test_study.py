@@ -191,10 +191,9 @@ def test_update_works_from_inside_the_study(default_study):
     assert git(folder, "status", "--porcelain") == "", "nothing changed in the template, so nothing changes"
 
 
-def test_dvc_push_and_pull_work_out_of_the_box(default_study, tmp_path):
+def test_a_clone_elsewhere_pulls_the_data_the_copy_pushed_and_reproduces(default_study, tmp_path):
+    """The stranger's path: a clone with none of the author's cache, and only the README's commands."""
     folder = default_study
-    pushed = run(["uv", "run", "--frozen", "dvc", "push"], folder)
-    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "--quiet", str(folder), str(clone))
     pulled = run(["uv", "run", "--frozen", "dvc", "pull"], clone)
@@ -401,7 +400,7 @@ def test_every_file_has_exactly_one_owner_in_the_update_docs(study):
             if any(fnmatch.fnmatchcase(name, pattern.replace("<package>", package)) for pattern in patterns)
         ]
         assert len(owners) == 1, f"{name} is owned by {owners or 'no row'} in docs/update.md"
-    skipped = yaml.safe_load((REPO / "copier.yml").read_text())["_skip_if_exists"]
+    skipped = CONFIG["_skip_if_exists"]
     assert rows["the researcher, never written"] == skipped
 
 
