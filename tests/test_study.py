@@ -169,14 +169,18 @@ def test_a_hand_edited_result_fails_naming_the_metric_and_uncommitted_edits_stay
 
 
 def test_missing_data_names_the_command_that_restores_it(default_study):
+    """Neither in the study's cache nor in its remote (where the copy pushed it)."""
     folder = default_study
-    cache, aside = folder / ".dvc/cache", folder.parent / "cache-aside"
-    shutil.move(cache, aside)
+    remote = folder.parent / f"{folder.name}-dvc-remote"
+    places = {folder / ".dvc/cache": folder.parent / "cache-aside", remote: folder.parent / "remote-aside"}
+    for place, aside in places.items():
+        shutil.move(place, aside)
     try:
         result = nox(folder, "-s", "reproduce")
     finally:
-        shutil.rmtree(cache, ignore_errors=True)
-        shutil.move(aside, cache)
+        for place, aside in places.items():
+            shutil.rmtree(place, ignore_errors=True)
+            shutil.move(aside, place)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "error: the data tracked by data/raw.dvc is neither in this study's DVC cache" in output
@@ -213,7 +217,7 @@ def test_record_with_nothing_changed_changes_nothing(default_study):
 
 
 def test_a_corrupted_cache_object_is_named_and_the_advice_given_works(default_study):
-    """Nothing was pushed to the remote, so the advice that works is the one for intact data."""
+    """The advice for an intact working copy works, whether or not the remote has the data."""
     raw = yaml.safe_load((default_study / "data/raw.dvc").read_text())["outs"][0]["md5"]
     listing = default_study / ".dvc/cache/files/md5" / raw[:2] / raw[2:]
     original = listing.read_bytes()
