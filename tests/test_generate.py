@@ -67,6 +67,7 @@ MACHINERY = [
     "identity",
     "latex",
     "paths",
+    "plan",
     "provenance",
     "readme",
     "report",

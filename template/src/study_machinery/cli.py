@@ -69,8 +69,8 @@ def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import contract
+    from .plan import plan, state, summary, unused
     from .study import check_config_files, load_study
-    from .tier import plan, state, summary, unused
 
     tiers = list(load_study().tiers)
     unknown = [name for name in args.tiers if name not in tiers]

@@ -15,8 +15,9 @@ from omegaconf import OmegaConf
 from study_machinery import identity, paths
 from study_machinery.aggregate import IncompleteRunsError, collect
 from study_machinery.errors import StudyError
+from study_machinery.plan import Planned, plan, state, summary, unused
 from study_machinery.study import load_study, variants
-from study_machinery.tier import Planned, execute, plan, state, summary, unused
+from study_machinery.tier import execute
 
 
 def machinery(*args: str, hash_seed: bool = True, **popen) -> subprocess.CompletedProcess:
