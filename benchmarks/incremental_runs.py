@@ -10,6 +10,7 @@ work a no-op record adds to nox's start.
 Usage: python benchmarks/incremental_runs.py
 """
 
+import gzip
 import os
 import tempfile
 from pathlib import Path
@@ -38,6 +39,18 @@ def edit_text(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{path} has no {old!r}"
     path.write_text(text.replace(old, new, 1))
+
+
+def change_raw_data(study: Path) -> None:
+    """One pixel of the last image one step brighter, then `dvc add`, as new raw data would be."""
+    raw = study / "data/raw/digits.csv.gz"
+    lines = gzip.decompress(raw.read_bytes()).decode().splitlines()
+    pixels = lines[-1].split(",")
+    pixels[0] = str(min(16, int(pixels[0]) + 1))
+    lines[-1] = ",".join(pixels)
+    raw.unlink()  # a new file: the old one may be linked to DVC's cache
+    raw.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+    timed([*RUN, "dvc", "add", "--quiet", "data/raw"], study)
 
 
 def append(path: Path, text: str) -> None:
@@ -77,6 +90,7 @@ def main() -> None:
                 lambda: edit_text(settings, "seeds_vary: the", "seeds_vary: The"),
             ),
             ("the research code changed", lambda: append(package / "models.py", "\n# edited\n")),
+            ("the raw data changed (dvc add)", lambda: change_raw_data(study)),
             ("uv.lock changed", lambda: append(study / "uv.lock", "\n")),
         ]
         print(f"machine: {os.cpu_count()} cores")

@@ -126,3 +126,20 @@ def test_the_default_import_name_passes_its_own_rule(generate, project_name, imp
     answers = (study / ".copier-answers.yml").read_text()
     assert f"import_name: {import_name}\n" in answers
     assert (study / "src" / import_name / "experiment.py").is_file()
+
+
+@pytest.mark.parametrize(("question", "answer"), [("n_seeds", "abc"), ("n_seeds", "3.5")])
+def test_copier_refuses_a_number_that_is_not_one_and_writes_nothing(template, tmp_path, question, answer):
+    """Copier converts the answer before any validator sees it: its message does not name the
+    question (docs/getting-started.md says so), but nothing is written."""
+    with pytest.raises(ValueError, match="invalid literal for int"):
+        copier.run_copy(
+            str(template),
+            tmp_path / "out" / "study",
+            data={question: answer, "record_first_result": False},
+            defaults=True,
+            unsafe=True,
+            vcs_ref="HEAD",
+            quiet=True,
+        )
+    assert list(tmp_path.iterdir()) == []

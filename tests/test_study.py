@@ -463,7 +463,8 @@ def test_only_the_runs_an_edit_changes_execute(default_study, tmp_path):
     ablation = conf / "variant/ablation/no_weight_decay.yaml"
     ablation.write_text(ablation.read_text().replace("weight_decay: 0.0\n", "weight_decay: 0.0001\n"))
     summary = "runs@small: 5 of 30 runs to execute (5 stale: config)"
-    assert record("runs@smoke: 2 of 12 runs to execute (2 stale: config)", summary) == runs_of(
+    progress = "runs@small: 5/5 runs done"
+    assert record("runs@smoke: 2 of 12 runs to execute (2 stale: config)", summary, progress) == runs_of(
         "ablation/no_weight_decay"
     )
 
@@ -495,6 +496,22 @@ def test_only_the_runs_an_edit_changes_execute(default_study, tmp_path):
     # A tolerance: no run.
     study_file.write_text(study_file.read_text().replace("abs_tol: 0.005", "abs_tol: 0.006", 1))
     assert record() == set()
+
+    # The lock, or the data (as `dvc add` of new raw data records it), changed: every run is stale.
+    def status_after(edit) -> str:
+        edit()
+        listed = uv_run(study, "python", "-m", "study_machinery", "status", "--summary")
+        run(["git", "checkout", "--quiet", "--", "uv.lock", "data/raw.dvc"], study)
+        return listed.stdout
+
+    lock = study / "uv.lock"
+    assert "runs@small: 36 of 36 runs to execute (36 stale: environment)" in status_after(
+        lambda: lock.write_text(lock.read_text() + "\n")
+    )
+    raw = study / "data/raw.dvc"
+    assert "runs@small: 36 of 36 runs to execute (36 stale: data)" in status_after(
+        lambda: raw.write_text(raw.read_text().replace("md5: ", "md5: 0", 1))
+    )
 
     # The research code changed: every run is stale. Executing the smoke tier shows it.
     models = study / "src/digits_study/models.py"
