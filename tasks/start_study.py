@@ -88,12 +88,13 @@ def record(package: str) -> bool:
         ("run the pipeline (dvc repro)", [*run, "dvc", "repro"]),
         ("write the README's results section", [*run, "python", "-m", "study_machinery", "readme"]),
     ]
-    for title, command in steps:
-        if not step(title, command, env):
-            print(NOT_RECORDED)
-            warming.wait()
-            return False
-    warming.wait()
+    try:
+        for title, command in steps:
+            if not step(title, command, env):
+                print(NOT_RECORDED)
+                return False
+    finally:
+        warming.wait()
     # So that a clone elsewhere can fetch the data: what `nox -s reproduce` does in a fresh clone.
     if not step("push the data and the runs to the DVC remote", [*run, "dvc", "push", "--quiet"], env, True):
         print("  The DVC remote cannot be reached from here: push later with `uv run dvc push`.")

@@ -22,9 +22,12 @@ def _tier(args: argparse.Namespace, parser: argparse.ArgumentParser, default_mai
     from .study import load_study
 
     study = load_study()
-    tier = args.tier or (study.main_tier if default_main else None)
-    if tier not in study.tiers:
-        parser.error(f"argument TIER: {tier!r} is not a tier of conf/study.yaml ({', '.join(study.tiers)})")
+    return _known_tier(args.tier or (study.main_tier if default_main else None), study.tiers, parser)
+
+
+def _known_tier(tier: str | None, tiers: dict, parser: argparse.ArgumentParser) -> str:
+    if tier not in tiers:
+        parser.error(f"argument TIER: {tier!r} is not a tier of conf/study.yaml ({', '.join(tiers)})")
     return tier
 
 
@@ -72,14 +75,12 @@ def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .plan import plan, state, summary, unused
     from .study import check_config_files, load_study
 
-    tiers = list(load_study().tiers)
-    unknown = [name for name in args.tiers if name not in tiers]
-    if unknown:
-        parser.error(f"argument TIER: {unknown[0]!r} is not a tier of conf/study.yaml ({', '.join(tiers)})")
+    tiers = load_study().tiers
+    names = [_known_tier(name, tiers, parser) for name in args.tiers] or list(tiers)
     check_config_files()
     contract.register_configs()
     todo = total = 0
-    for name in args.tiers or tiers:
+    for name in names:
         planned = plan(name)
         states = [state(run) for run in planned]
         if not args.summary:
@@ -91,7 +92,7 @@ def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(summary(name, states))
         todo += sum(status != "done" for status, _ in states)
         total += len(states)
-    if len(args.tiers or tiers) > 1:
+    if len(names) > 1:
         print(f"all tiers: {todo} of {total} runs to execute")
     return 0
 

@@ -35,7 +35,7 @@ class Identity:
     config: str
     code: str
     data: str
-    environment: str
+    environment: str | None
 
     @property
     def key(self) -> str:
@@ -56,16 +56,15 @@ class Shared:
 
     code: str
     data: str
-    environment: str
+    environment: str | None
 
     def of(self, resolved_config: dict) -> Identity:
         return Identity(provenance.json_sha256(resolved_config), self.code, self.data, self.environment)
 
 
 def shared(root: Path = paths.ROOT) -> Shared:
-    lock = root / "uv.lock"
     return Shared(
         code=code_hash(root / "src" / contract.PACKAGE),
         data=provenance.json_sha256(provenance.data_hashes(root)),
-        environment=hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else "no uv.lock",
+        environment=provenance.lock_sha256(root),
     )

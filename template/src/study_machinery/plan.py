@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from . import ablations, identity, paths
-from .errors import StudyError, first_line
+from .errors import StudyError
 from .identity import Identity
 from .study import METHOD, load_study, variants
 
@@ -66,12 +66,7 @@ def plan(tier: str, runs: Path | None = None, conf_dir: Path = paths.CONF_DIR) -
                 del base["hydra"]
             for seed in seeds:
                 config = copy.deepcopy(base)
-                try:
-                    config.seed = seed
-                except OmegaConfBaseException as error:
-                    raise StudyError(
-                        f"conf/study.yaml, tier {tier}: seed {seed}: {first_line(error)}"
-                    ) from None
+                config.seed = seed  # an int in range: load_study checked it
                 resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
                 planned.append(
                     Planned(

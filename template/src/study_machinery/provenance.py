@@ -39,6 +39,12 @@ def _git(*args: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def lock_sha256(root: Path = ROOT) -> str | None:
+    """SHA-256 of uv.lock: the locked environment (None before the first lock)."""
+    lock = root / "uv.lock"
+    return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None
+
+
 def data_hashes(root: Path = ROOT) -> dict[str, str]:
     """MD5 of every DVC-tracked data path, as DVC recorded them (dvc.lock, *.dvc)."""
     hashes = {}
@@ -83,12 +89,11 @@ def _gpu_models() -> list[str]:
 @functools.cache
 def environment() -> dict:
     """Facts shared by every run of this process, gathered once."""
-    lock = ROOT / "uv.lock"
     return {
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "data_md5": data_hashes(),
-        "uv_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None,
+        "uv_lock_sha256": lock_sha256(),
         "python": platform.python_version(),
         "packages": {name: metadata.version(name) for name in PACKAGES},
         "platform": platform.platform(),

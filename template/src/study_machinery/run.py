@@ -23,12 +23,17 @@ from .study import SEED_RULE, valid_seed
 log = logging.getLogger(__name__)
 
 
-def write_json(path: Path, content: dict) -> str:
-    """Write whole or not at all, even through a power loss; return what was written.
+def json_text(content: dict) -> str:
+    """How run.json and metrics.json are written (and metrics.json hashed)."""
+    return json.dumps(content, indent=2) + "\n"
+
+
+def write_json(path: Path, content: dict) -> None:
+    """Write whole or not at all, even through a power loss.
 
     A run killed mid-write leaves a .partial file, never half a result under the real name.
     """
-    text = json.dumps(content, indent=2) + "\n"
+    text = json_text(content)
     partial = path.with_suffix(".partial")
     with partial.open("w", encoding="utf-8") as file:
         file.write(text)
@@ -41,7 +46,6 @@ def write_json(path: Path, content: dict) -> str:
             os.fsync(folder)
         finally:
             os.close(folder)
-    return text
 
 
 def _now() -> str:
@@ -58,14 +62,13 @@ def execute(config: object, resolved: dict, folder: Path, key: identity.Identity
     started, clock = _now(), time.perf_counter()
     metrics = contract.run(config)
     seconds = time.perf_counter() - clock
-    text = json.dumps(metrics, indent=2) + "\n"
     record = {
         "variant": resolved["variant"],
         "scale": resolved["scale"],
         "seed": resolved["seed"],
         "identity": key.record(),
         "config_sha256": key.config,
-        "metrics_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "metrics_sha256": hashlib.sha256(json_text(metrics).encode()).hexdigest(),
         "started": started,
         "finished": _now(),
         "seconds": round(seconds, 3),
