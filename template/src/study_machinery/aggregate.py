@@ -8,7 +8,8 @@ cache because these files are small and are what a reader looks at:
   mean and n, the number of seeds (see estimates.py);
 - comparisons.json: per baseline or ablation and metric, its difference from
   the proposed method with a 95% confidence interval and a p-value, paired by
-  seed (the tables show this one) and unpaired (Welch);
+  seed (the tables show this one) and unpaired (Welch); each p-value also
+  adjusted by Holm's method over all the tier's comparisons of its kind (p_holm);
 - compute.json: the compute spent inside the runs, in CPU and GPU hours, and
   an estimate of its energy and carbon under the assumptions it states.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from . import paths
 from .errors import StudyError
-from .estimates import describe, difference, paired_difference
+from .estimates import describe, difference, holm, paired_difference
 from .study import METHOD, ComputeAssumptions, load_study, variants
 
 
@@ -78,12 +79,16 @@ def summarise(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[st
 
 
 def compare_with_method(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[str, dict]]]:
-    """Per other variant and metric: its difference from the proposed method, paired by seed and Welch's."""
+    """Per other variant and metric: its difference from the proposed method, paired by seed and Welch's.
+
+    Each test's p-values, over every other variant and metric, are one family for Holm's
+    adjustment: the tables make that many claims at once.
+    """
     if METHOD not in names:
         raise IncompleteRunsError(
             f"no variant named {METHOD!r} (conf/variant/{METHOD}.yaml) to compare with."
         )
-    return {
+    comparisons = {
         variant: {
             metric: {
                 "paired": paired_difference(by_seed(rows, METHOD, metric), by_seed(rows, variant, metric)),
@@ -94,6 +99,11 @@ def compare_with_method(rows: list[dict], names: list[str]) -> dict[str, dict[st
         for variant in names
         if variant != METHOD
     }
+    for test in ("paired", "welch"):
+        family = [by_test[test] for by_metric in comparisons.values() for by_test in by_metric.values()]
+        for entry, adjusted in zip(family, holm([entry["p_value"] for entry in family]), strict=True):
+            entry["p_holm"] = adjusted
+    return comparisons
 
 
 def scores(rows: list[dict], variant: str, metric: str) -> list[float]:

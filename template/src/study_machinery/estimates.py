@@ -71,6 +71,21 @@ def paired_difference(
     return _difference(statistics.fmean(other[seed] - method[seed] for seed in seeds), result, interval)
 
 
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of a family of p-values; an undefined one (None) stays None.
+
+    It keeps the chance of any false "significant" in the family at or below the level
+    whatever the dependence between the tests (two metrics of one run are far from
+    independent), and is uniformly more powerful than Bonferroni. statsmodels imports
+    pandas, about 0.4 s here: so only when a tier is aggregated.
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    defined = [p for p in p_values if p is not None]
+    adjusted = iter(multipletests(defined, method="holm")[1].tolist() if defined else [])
+    return [None if p is None else next(adjusted) for p in p_values]
+
+
 def _difference(delta: float, result: Any, interval: Any) -> dict:
     p_value = float(result.pvalue)
     # Undefined when nothing varies: scipy then reports nan (or a stand-in df of 1).

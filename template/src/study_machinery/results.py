@@ -14,7 +14,7 @@ from .errors import StudyError
 from .study import METHOD
 
 STATISTICS = ("mean", "std", "se", "ci_low", "ci_high", "n")
-DIFFERENCES = ("difference", "ci_low", "ci_high", "p_value", "df")
+DIFFERENCES = ("difference", "ci_low", "ci_high", "p_value", "p_holm", "df")
 # Each comparison with the method, paired by seed and unpaired.
 TESTS = ("paired", "welch")
 COMPUTE = ("runs", "cpu_hours", "gpu_hours", "energy_kwh", "co2e_kg")

@@ -32,10 +32,11 @@ def differences_caption(recorded: Recorded) -> str:
     return (
         f"Mean difference from the {METHOD} method (variant minus {METHOD}) over the same "
         f"n={recorded.seeds} seeds, paired by seed since a seed gives every variant the same "
-        "train/test split: its 95% confidence interval and two-sided p-value from the paired t-test "
-        "(Welch's unpaired test is in comparisons.json). The p-values are not corrected for the "
-        f"{len(recorded.comparisons) * len(recorded.metrics)} comparisons. An interval that contains 0 "
-        "means no difference was detected at this n, not that there is none."
+        "train/test split: its 95% confidence interval, and the two-sided p-value of the paired t-test "
+        f"adjusted by Holm's method for the {len(recorded.comparisons) * len(recorded.metrics)} "
+        "comparisons in this table (the unadjusted p-values, and Welch's unpaired test, are in "
+        "comparisons.json). An interval that contains 0 means no difference was detected at this n, "
+        "not that there is none; the intervals are not adjusted."
     )
 
 
@@ -69,7 +70,7 @@ def _result_rows(recorded: Recorded, plus_minus: str, text: Callable[[str], str]
 def _difference_rows(
     recorded: Recorded, number: Callable[[float], str], text: Callable[[str], str]
 ) -> list[list[str]]:
-    """Per other variant: its name, then per metric the paired `difference [low, high]` and p-value."""
+    """Per other variant: its name, then per metric the paired `difference [low, high]` and Holm's p."""
     return [
         [
             text(variant),
@@ -78,7 +79,7 @@ def _difference_rows(
                 for diff in (by_metric[metric]["paired"] for metric in recorded.metrics)
                 for cell in (
                     f"{number(diff['difference'])} [{number(diff['ci_low'])}, {number(diff['ci_high'])}]",
-                    text(_p(diff["p_value"])),
+                    text(_p(diff["p_holm"])),
                 )
             ),
         ]
@@ -102,7 +103,7 @@ def markdown(recorded: Recorded, seeds_vary: str) -> str:
         _result_rows(recorded, "±", str),
     )
     differences = _markdown_table(
-        [f"vs. {METHOD}", *(cell for metric in metrics for cell in (f"Δ {metric} [95% CI]", "p"))],
+        [f"vs. {METHOD}", *(cell for metric in metrics for cell in (f"Δ {metric} [95% CI]", "p (Holm)"))],
         _difference_rows(recorded, lambda value: f"{value:+.4f}", str),
     )
     lines = [
@@ -157,7 +158,11 @@ def latex_differences(recorded: Recorded) -> str:
     """Each baseline and ablation against the method, label tab:differences."""
     header = [
         rf"vs.\ {escape(METHOD)}",
-        *(cell for metric in recorded.metrics for cell in (rf"$\Delta$ {escape(metric)} [95\% CI]", "$p$")),
+        *(
+            cell
+            for metric in recorded.metrics
+            for cell in (rf"$\Delta$ {escape(metric)} [95\% CI]", "$p$ (Holm)")
+        ),
     ]
     rows = _difference_rows(recorded, lambda value: f"${value:+.4f}$", escape)
     source = recorded.shown("comparisons.json")

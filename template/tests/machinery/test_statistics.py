@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from study_machinery import figure, latex, paths, tables
-from study_machinery.estimates import describe, difference, paired_difference
+from study_machinery.estimates import describe, difference, holm, paired_difference
 from study_machinery.results import ResultsError, load
 
 SMOKE = paths.results_dir("smoke")
@@ -91,6 +91,21 @@ def test_runs_that_do_not_vary_have_no_spread_and_no_p_value():
     assert shifted["difference"] == pytest.approx(0.05) and shifted["df"] is None
 
 
+def test_holm_adjusts_by_rank_and_keeps_the_order():
+    # Sorted: 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 = 0.04, raised to 0.06 to stay monotone.
+    assert holm([0.04, None, 0.01, 0.03]) == pytest.approx([0.06, None, 0.03, 0.06])
+    assert holm([0.6, 0.9]) == [1.0, 1.0] and holm([None]) == [None]
+
+
+def test_recorded_p_values_are_adjusted_over_the_whole_table():
+    comparisons = json.loads((SMOKE / "comparisons.json").read_text())
+    for test in ("paired", "welch"):
+        family = [by_test[test] for by_metric in comparisons.values() for by_test in by_metric.values()]
+        raw = [entry["p_value"] for entry in family]
+        assert [entry["p_holm"] for entry in family] == pytest.approx(holm(raw))
+        assert all(entry["p_holm"] >= entry["p_value"] for entry in family if entry["p_value"] is not None)
+
+
 def test_one_run_is_not_a_spread():
     with pytest.raises(ValueError, match="two values or more"):
         describe([0.9])
@@ -103,6 +118,7 @@ def test_tables_state_what_the_numbers_are():
     assert "The seeds vary the split." in text
     other = next(iter(recorded.comparisons))
     assert "paired t-test" in text and f"| {other} |" in text
+    assert "adjusted by Holm's method" in text and "p (Holm)" in text
     latex_table = tables.latex_results(recorded, "the split")
     assert r"\toprule" in latex_table and r"\bottomrule" in latex_table
     assert r"\label{tab:results}" in latex_table
