@@ -15,19 +15,28 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from environment import without_outer
 
 COMMIT_MESSAGE = "Start the study from the reproducible-research template"
+PUSH_SECONDS = 120
 NOT_RECORDED = "  The study is in place without a recorded result: fix the above, then run `nox -s record`."
 
 
-def step(title: str, command: list[str], env: dict[str, str] | None = None, quiet: bool = False) -> bool:
+def step(
+    title: str,
+    command: list[str],
+    env: dict[str, str] | None = None,
+    quiet: bool = False,
+    timeout: float | None = None,
+) -> bool:
     """Run one step, showing DVC's stages as they start; on failure, the end of its output.
 
-    A quiet step that fails says nothing: the caller has another way.
+    A quiet step that fails shows only the error line of DVC, if any: the caller has another way.
+    A step given a timeout is stopped after that many seconds, and fails.
     """
     started = time.perf_counter()
     print(f"  {title} ...", end="", flush=True)
@@ -35,17 +44,26 @@ def step(title: str, command: list[str], env: dict[str, str] | None = None, quie
     with subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
+        timer = threading.Timer(timeout, process.kill) if timeout else None
+        if timer:
+            timer.start()
         for line in process.stdout:
             output.append(line.rstrip())
             if line.startswith("Running stage"):
                 stages += 1
                 print(f"\n    {line.strip()}", end="", flush=True)
+    if timer:
+        timer.cancel()
     if process.returncode:
         if not quiet:
             print(" failed")
             print("\n".join(output[-20:]), file=sys.stderr)
         else:
-            print(" not possible")
+            late = process.returncode < 0 and timeout and time.perf_counter() - started >= timeout
+            errors = [line for line in output if line.startswith("ERROR")]
+            print(f" not possible{f' within {timeout:g} s' if late else ''}")
+            if errors:
+                print(f"    {errors[-1][:300]}")
         return False
     print(f"{chr(10) + '   ' if stages else ''} done ({time.perf_counter() - started:.1f} s)", flush=True)
     return True
@@ -96,8 +114,13 @@ def record(package: str) -> bool:
     finally:
         warming.wait()
     # So that a clone elsewhere can fetch the data: what `nox -s reproduce` does in a fresh clone.
-    if not step("push the data and the runs to the DVC remote", [*run, "dvc", "push", "--quiet"], env, True):
-        print("  The DVC remote cannot be reached from here: push later with `uv run dvc push`.")
+    # The demo's data and runs are under 1 MB: a remote that takes minutes is not answering.
+    push = [*run, "dvc", "push"]
+    if not step("push the data and the runs to the DVC remote", push, env, quiet=True, timeout=PUSH_SECONDS):
+        print(
+            "  The DVC remote did not take the push: check its address and credentials (README.md,\n"
+            "  'Reproduce the main result'), then push with `uv run dvc push`."
+        )
     return True
 
 

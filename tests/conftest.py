@@ -121,9 +121,11 @@ def _test_environment(tmp_path_factory: pytest.TempPathFactory):
 def copy_study(template: Path, dst: Path, vcs_ref: str = "HEAD", **answers) -> Path:
     """Generate a study with copier's Python API, as `copier copy --trust --defaults` would.
 
-    Its DVC remote is a folder beside it, so that the tests never write to the user's home.
+    A local DVC remote is a folder beside it, so that the tests never write to the user's home.
     """
-    data = {"dvc_remote": str(dst.parent / f"{dst.name}-dvc-remote"), **answers}
+    local = answers.get("dvc_remote_kind", "local") == "local"
+    data = {"dvc_remote": str(dst.parent / f"{dst.name}-dvc-remote")} if local else {}
+    data |= answers
     copier.run_copy(str(template), dst, data=data, defaults=True, unsafe=True, vcs_ref=vcs_ref, quiet=True)
     return dst
 

@@ -1,5 +1,6 @@
 """Studies generated over every question axis: exact files, no Jinja left, lint clean."""
 
+import configparser
 import importlib.util
 import tomllib
 
@@ -205,3 +206,25 @@ def test_answers_are_escaped_for_latex_and_citation(generate):
     assert r"\author{Plato}" in main
     assert yaml.safe_load((folder / "CITATION.cff").read_text())["authors"][0]["given-names"] == "Plato"
     assert run(["cffconvert", "--validate", "--infile", "CITATION.cff"], folder).returncode == 0
+
+
+def test_the_remote_is_configured_with_its_plugin_and_no_secret(study):
+    folder, answers = study
+    kind = answers.get("dvc_remote_kind", "local")
+    config = configparser.ConfigParser()
+    # DVC's config is INI with indented keys, which configparser would read as continuation lines.
+    config.read_string("\n".join(line.strip() for line in (folder / ".dvc/config").read_text().splitlines()))
+    url = config["'remote \"storage\"'"]["url"]
+    assert config["core"]["remote"] == "storage"
+    assert url.startswith(f"{kind}://") if kind != "local" else "://" not in url
+    assert set(config["'remote \"storage\"'"]) <= {"url", "endpointurl", "account_name"}, "no credentials"
+    pipeline = tomllib.loads((folder / "pyproject.toml").read_text())["dependency-groups"]["pipeline"]
+    assert pipeline == (["dvc>=3.60"] if kind == "local" else [f"dvc[{kind}]>=3.60"])
+    if kind != "local":
+        # The extra resolves to DVC's plugin for that kind of storage.
+        locked = run(["uv", "lock", "--quiet"], folder)
+        assert locked.returncode == 0, locked.stderr
+        assert f'name = "dvc-{kind}"' in (folder / "uv.lock").read_text()
+    readme = (folder / "README.md").read_text()
+    assert url in readme or kind == "local"
+    assert ("uv run dvc remote modify --local storage" in readme) == (kind != "local")

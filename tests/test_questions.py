@@ -34,6 +34,31 @@ BAD_ANSWERS = [
 ]
 
 
+# A remote's address must fit its kind, and hold no password.
+BAD_REMOTES = [
+    ("local", "s3://bucket/study", "dvc_remote", "A local remote is a folder, not a URL: for s3://"),
+    ("s3", "/srv/dvc", "dvc_remote", "An S3 remote is s3://bucket/path"),
+    ("s3", "s3://My_Bucket/study", "dvc_remote", "An S3 remote is s3://bucket/path"),
+    ("gs", "s3://bucket/study", "dvc_remote", "A Google Cloud Storage remote is gs://bucket/path"),
+    ("azure", "azure://c/study", "dvc_remote", "An Azure remote is azure://container/path"),
+    ("ssh", "ssh://host", "dvc_remote", "An SSH remote is ssh://[user@]host[:port]/path"),
+    ("ssh", "ssh://ada:hunter2@host/srv/dvc", "dvc_remote", "must not hold a password"),
+    ("s3", "s3://bucket/study", "dvc_remote_endpoint", "must be an http:// or https:// URL"),
+    ("azure", "azure://container/study", "dvc_remote_azure_account", "3 to 24 lowercase letters and digits"),
+]
+BAD_SETTINGS = {"dvc_remote_endpoint": "minio.example.org:9000", "dvc_remote_azure_account": "My-Account"}
+
+
+@pytest.mark.parametrize(("kind", "remote", "question", "message"), BAD_REMOTES)
+def test_a_remote_that_does_not_fit_its_kind_is_refused(generate, kind, remote, question, message):
+    answers = {"dvc_remote_kind": kind, "dvc_remote": remote, "record_first_result": False}
+    if question in BAD_SETTINGS:
+        answers[question] = BAD_SETTINGS[question]
+    with pytest.raises(ValueError, match=f"Validation error for question '{question}'") as error:
+        generate(**answers)
+    assert message in str(error.value)
+
+
 @pytest.mark.parametrize(("question", "answer", "message"), BAD_ANSWERS)
 def test_a_bad_answer_is_refused_with_its_rule(generate, tmp_path, question, answer, message):
     with pytest.raises(ValueError, match=f"Validation error for question '{question}'") as error:
@@ -64,14 +89,33 @@ def free_text_questions() -> list[str]:
     return [name for name, spec in QUESTIONS.items() if spec.get("type") == "str" and "choices" not in spec]
 
 
+# The answers a question needs before it is asked, and a good answer to each.
+CONTEXT = {
+    "dvc_remote_endpoint": {"dvc_remote_kind": "s3", "dvc_remote": "s3://bucket/study"},
+    "dvc_remote_azure_account": {"dvc_remote_kind": "azure", "dvc_remote": "azure://container/study"},
+}
+GOOD = {
+    "project_name": "My Study",
+    "import_name": "my_study",
+    "dist_name": "my-study",
+    "author_name": "Ada Lovelace",
+    "author_email": "ada@example.org",
+    "dvc_remote": "/srv/dvc",
+    "dvc_remote_endpoint": "https://minio.example.org:9000",
+    "dvc_remote_azure_account": "labstorage",
+}
+# Empty means "Amazon S3 itself", not a missing answer.
+MAY_BE_EMPTY = {"dvc_remote_endpoint"}
+
+
 def corpus() -> list[pytest.param]:
     """Bad answers of each kind for every free-text question of copier.yml: a trailing line break
-    after a good answer, a very long one, and an empty one."""
-    good = {"project_name": "My Study", "import_name": "my_study", "dist_name": "my-study"}
-    good |= {"author_name": "Ada Lovelace", "author_email": "ada@example.org", "dvc_remote": "/srv/dvc"}
+    after a good answer, a very long one, and an empty one (where empty means nothing)."""
     cases = []
     for name in free_text_questions():
-        for kind, answer in (("newline", good[name] + "\n"), ("long", "x" * 2000), ("empty", "")):
+        bad = [("newline", GOOD[name] + "\n"), ("long", "x" * 2000)]
+        bad += [] if name in MAY_BE_EMPTY else [("empty", "")]
+        for kind, answer in bad:
             cases.append(pytest.param(name, answer, id=f"{name}-{kind}"))
     return cases
 
@@ -83,7 +127,7 @@ def test_every_free_text_question_refuses_each_kind_of_bad_answer(template, tmp_
         copier.run_copy(
             str(template),
             destination,
-            data={question: answer, "record_first_result": False},
+            data={**CONTEXT.get(question, {}), question: answer, "record_first_result": False},
             defaults=True,
             unsafe=True,
             vcs_ref="HEAD",
@@ -100,6 +144,8 @@ def test_the_corpus_covers_every_free_text_question():
         "author_name",
         "author_email",
         "dvc_remote",
+        "dvc_remote_endpoint",
+        "dvc_remote_azure_account",
     }
 
 
@@ -136,7 +182,7 @@ def test_copier_refuses_a_number_that_is_not_one_and_writes_nothing(template, tm
         copier.run_copy(
             str(template),
             tmp_path / "out" / "study",
-            data={question: answer, "record_first_result": False},
+            data={**CONTEXT.get(question, {}), question: answer, "record_first_result": False},
             defaults=True,
             unsafe=True,
             vcs_ref="HEAD",

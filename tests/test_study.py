@@ -260,11 +260,16 @@ def test_the_ci_workflow_passes_in_a_fresh_clone(default_study, tmp_path):
             assert "2 deselected" in result.stdout, "the two reproductions are the study's slow tests"
 
 
-def test_lint_rejects_leftovers_of_a_conflicting_update(default_study):
+def test_lint_rejects_leftovers_of_a_conflicting_update_and_credentials_in_git(default_study):
     conflicted = default_study / "conf/model/mlp.yaml"
     original = conflicted.read_text()
     conflicted.write_text(original + "<<<<<<< before updating\nepochs: 40\n=======\n>>>>>>> after updating\n")
     (default_study / "noxfile.py.rej").write_text("@@ -1 +1 @@\n")
+    # A key given without --local lands in the committed .dvc/config.
+    secret = run(
+        ["uv", "run", "--frozen", "dvc", "remote", "modify", "storage", "password", "hunter2"], default_study
+    )
+    assert secret.returncode == 0, secret.stderr
     git(default_study, "add", "--all")
     try:
         result = nox(default_study, "-s", "lint")
@@ -275,14 +280,17 @@ def test_lint_rejects_leftovers_of_a_conflicting_update(default_study):
     output = result.stdout + result.stderr
     assert "no merge conflict markers" in output and "Failed" in output
     assert "no .rej files left by copier update" in output
+    assert "no credentials in .dvc/config: move them with `uv run dvc remote modify --local`" in output
+    assert ".dvc/config:" in output and "password = hunter2" in output
 
 
 def test_the_checklist_is_done_in_a_fresh_study_and_sees_stale_results(study):
     folder, _ = study
     result = nox(folder, "-s", "checklist")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 of 11 done, 0 to do." in result.stdout
+    assert "10 of 12 done, 0 to do." in result.stdout
     assert "[check yourself] Pre-trained models" in result.stdout
+    assert "[check yourself] Data others can fetch" in result.stdout, "the remote is a local folder"
     model = folder / "conf/model/mlp.yaml"
     original = model.read_text()
     model.write_text(original.replace("weight_decay: 1.0e-3", "weight_decay: 0.5"))

@@ -74,6 +74,24 @@ def pipeline_state() -> tuple[str, str]:
     return DONE, "dvc status: every recorded result matches the code, configs and data"
 
 
+def data_state() -> tuple[str, str]:
+    """Where a stranger gets the data: the DVC remote, unless it is a folder on this machine."""
+    listed = _command("dvc", "config", "--list")
+    if listed is None:
+        return CHECK, "dvc is not installed here: run `uvx nox -s checklist`"
+    # Project config, then .dvc/config.local: the last value of a key wins, as in DVC.
+    config = dict(line.partition("=")[::2] for line in listed.stdout.splitlines() if "=" in line)
+    url = config.get(f"remote.{config.get('core.remote', '')}.url")
+    if not url:
+        return TODO, "no default DVC remote: `uv run dvc remote add --default storage URL`, then push"
+    if "://" not in url:
+        return CHECK, (
+            f"the DVC remote is a folder on this machine ({url}): others cannot fetch the data. To share "
+            "it, move the remote to storage they can reach (README.md says how), then `uv run dvc push`"
+        )
+    return DONE, f"`uv run dvc pull` from {url}, for readers with read access; push after each record"
+
+
 def readme_state() -> tuple[str, str]:
     try:
         study = load_study()
@@ -170,6 +188,7 @@ def items() -> list[Item]:
         (completeness, "README results table with the commands that produce it", readme_state),
         (neurips, "Results match the code and data they claim to come from", pipeline_state),
         (neurips, "Exact command and environment", environment_state),
+        (neurips, "Data others can fetch", data_state),
         (neurips, "Scripts for the method and the baselines", comparisons_state),
         (neurips, "Error bars defined: what varies, and which statistic", error_bars_state),
         (neurips, "Compute reported", compute_state),
