@@ -216,11 +216,13 @@ def test_the_remote_is_configured_with_its_plugin_and_no_secret(study):
     config.read_string("\n".join(line.strip() for line in (folder / ".dvc/config").read_text().splitlines()))
     url = config["'remote \"storage\"'"]["url"]
     assert config["core"]["remote"] == "storage"
-    assert url.startswith(f"{kind}://") if kind != "local" else "://" not in url
+    scheme = {"local": None, "other": "https"}.get(kind, kind)
+    assert url.startswith(f"{scheme}://") if scheme else "://" not in url
     assert set(config["'remote \"storage\"'"]) <= {"url", "endpointurl", "account_name"}, "no credentials"
     pipeline = tomllib.loads((folder / "pyproject.toml").read_text())["dependency-groups"]["pipeline"]
-    assert pipeline == (["dvc>=3.60"] if kind == "local" else [f"dvc[{kind}]>=3.60"])
-    if kind != "local":
+    plugin = kind not in ("local", "other")
+    assert pipeline == ([f"dvc[{kind}]>=3.60"] if plugin else ["dvc>=3.60"])
+    if plugin:
         # The extra resolves to DVC's plugin for that kind of storage.
         locked = run(["uv", "lock", "--quiet"], folder)
         assert locked.returncode == 0, locked.stderr

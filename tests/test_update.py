@@ -158,6 +158,28 @@ def test_the_changelog_names_pep_440_releases_newest_first():
     assert versions[0] == project, "the newest CHANGELOG entry is the version in pyproject.toml"
 
 
+def test_a_study_made_before_the_remote_kind_was_asked_keeps_its_remote(tmp_path):
+    """Up to 0.4.0 the template asked only for the remote's address; the update derives its kind."""
+    repo = template_at(released()[0], tmp_path)
+    study = copy_study(
+        repo,
+        tmp_path / "study",
+        vcs_ref="v0.0.1",
+        dvc_remote="s3://lab-data/study",
+        record_first_result=False,
+    )
+    copier.run_update(study, defaults=True, overwrite=True, unsafe=True, vcs_ref="v0.0.2", quiet=True)
+    answers = yaml.safe_load((study / ".copier-answers.yml").read_text())
+    assert (answers["dvc_remote_kind"], answers["dvc_remote"]) == ("s3", "s3://lab-data/study")
+    pipeline = tomllib.loads((study / "pyproject.toml").read_text())["dependency-groups"]["pipeline"]
+    assert pipeline == ["dvc[s3]>=3.60"]
+
+
+def released() -> list[str]:
+    """The commit of each release in the CHANGELOG, newest first."""
+    return re.findall(r"^## \S+ \([^,)]*, ([0-9a-f]{7,40})\)", CHANGELOG, flags=re.MULTILINE)
+
+
 def earlier_states() -> list[pytest.param]:
     """(state, answers): the first commit of this repository with a template, and each release in
     the CHANGELOG.
@@ -167,8 +189,8 @@ def earlier_states() -> list[pytest.param]:
     records, updates, re-records and tests a study: a minute and a half of a 2-core machine.)
     """
     first = git(REPO, "log", "--reverse", "--format=%h", "--", "copier.yml").split()[:1]
-    released = re.findall(r"^## \S+ \([^,)]*, ([0-9a-f]{7,40})\)", CHANGELOG, flags=re.MULTILINE)
-    latest, older = released[0], list(dict.fromkeys([*first, *released[1:]]))
+    latest, *earlier = released()
+    older = list(dict.fromkeys([*first, *earlier]))
     names = list(HISTORY_ANSWERS)
     cases = [(state, names[index % 2]) for index, state in enumerate(older)]
     cases += [(latest, name) for name in names]

@@ -147,20 +147,31 @@ def restore_inputs(root: Path, clone: Path, env: dict[str, str], log: Path) -> N
     # DVC would check a corrupted object out as it is: name it instead.
     if bad := corrupted(cache, hashes):
         raise _corruption(bad, "this study's cache", tracked)
+    # The study's own remote settings (credentials included) are in its git-ignored config.local.
+    local_config = root / ".dvc" / "config.local"
+    if local_config.is_file():
+        shutil.copy2(local_config, clone / ".dvc" / "config.local")
     remote = _ascii_path(cache, clone.parent / "study-cache")
     added = _run([*dvc, "remote", "add", "--local", "study-cache", str(remote)], clone, env)
     if added.returncode:
         detail = (added.stderr.strip().splitlines() or [""])[0]
         raise ReproduceError(f"could not point the clean room at this study's DVC cache: {detail}")
     for remote in (["--remote", "study-cache"], []):
+        logged = log.stat().st_size if log.exists() else 0
         if _step([*dvc, "pull", *remote, *tracked], clone, env, log) == 0:
             # Whatever came from the remote is checked too.
             if bad := corrupted(clone / ".dvc" / "cache", hashes):
                 raise _corruption(bad, "the DVC remote", tracked)
             return
+    # What the remote answered, such as "Unable to locate credentials".
+    with log.open(errors="replace") as text:
+        text.seek(logged)
+        said = [line.removeprefix("ERROR:").strip() for line in text if line.startswith("ERROR:")]
     raise ReproduceError(
         f"the data tracked by {', '.join(tracked)} is neither in this study's DVC cache nor in its "
-        "DVC remote. Restore it in the study with `uv run dvc pull` (or re-create it and "
+        f"DVC remote{f' (DVC: {said[0]})' if said else ''}. If the remote "
+        "needs credentials, give them as README.md says under 'Reproduce the main result'; "
+        "otherwise restore the data in the study with `uv run dvc pull` (or re-create it and "
         "`uv run dvc add` it), commit, and run reproduce again."
     )
 
