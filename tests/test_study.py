@@ -265,16 +265,16 @@ def test_the_ci_workflow_passes_in_a_fresh_clone(default_study, tmp_path):
 
 def test_lint_rejects_leftovers_of_a_conflicting_update_and_credentials_in_git(default_study):
     conflicted = default_study / "conf/model/mlp.yaml"
-    original = conflicted.read_text()
-    conflicted.write_text(original + "<<<<<<< before updating\nepochs: 40\n=======\n>>>>>>> after updating\n")
-    (default_study / "noxfile.py.rej").write_text("@@ -1 +1 @@\n")
-    # A key given without --local lands in the committed .dvc/config.
-    secret = run(
-        ["uv", "run", "--frozen", "dvc", "remote", "modify", "storage", "password", "hunter2"], default_study
-    )
-    assert secret.returncode == 0, secret.stderr
-    git(default_study, "add", "--all")
     try:
+        original = conflicted.read_text()
+        conflicted.write_text(
+            original + "<<<<<<< before updating\nepochs: 40\n=======\n>>>>>>> after updating\n"
+        )
+        (default_study / "noxfile.py.rej").write_text("@@ -1 +1 @@\n")
+        # What `dvc remote modify storage secret_access_key ...` without --local writes for an S3 remote.
+        with (default_study / ".dvc/config").open("a") as config:
+            config.write("    secret_access_key = hunter2\n")
+        git(default_study, "add", "--all")
         result = nox(default_study, "-s", "lint")
     finally:
         git(default_study, "reset", "--quiet", "--hard", "HEAD")
@@ -284,7 +284,7 @@ def test_lint_rejects_leftovers_of_a_conflicting_update_and_credentials_in_git(d
     assert "no merge conflict markers" in output and "Failed" in output
     assert "no .rej files left by copier update" in output
     assert "no credentials in .dvc/config: move them with `uv run dvc remote modify --local`" in output
-    assert ".dvc/config:" in output and "password = hunter2" in output
+    assert ".dvc/config:" in output and "secret_access_key = hunter2" in output
 
 
 def test_the_checklist_is_done_in_a_fresh_study_and_sees_stale_results(study):
