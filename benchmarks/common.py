@@ -25,9 +25,12 @@ def timed(command: list[str], cwd: Path, **extra_env: str) -> float:
     return time.perf_counter() - started
 
 
-def copy_study(workdir: Path, name: str) -> tuple[Path, float]:
-    """A study with the default answers, generated from this working tree, and how long that took."""
+def copy_study(workdir: Path, name: str, **answers: str) -> tuple[Path, float]:
+    """A study with the default answers but those given, generated from this working tree, and how
+    long that took."""
     study = workdir / name
     command = ["copier", "copy", "--trust", "--defaults", "--quiet", "--vcs-ref=HEAD"]
-    command += [f"--data=dvc_remote={workdir / 'remote'}", str(REPO), str(study)]
+    answers = {"dvc_remote": str(workdir / "remote"), **answers}
+    command += [f"--data={key}={value}" for key, value in answers.items()]
+    command += [str(REPO), str(study)]
     return study, timed(command, workdir)

@@ -23,9 +23,6 @@ STATIC = {
     "conf/augmentation/shifts.yaml",
     "conf/config.yaml",
     "conf/data/digits.yaml",
-    "conf/model/knn.yaml",
-    "conf/model/logistic_regression.yaml",
-    "conf/model/mlp.yaml",
     "conf/preprocessing/none.yaml",
     "conf/preprocessing/standard.yaml",
     "conf/scale/large.yaml",
@@ -33,13 +30,9 @@ STATIC = {
     "conf/scale/small.yaml",
     "conf/scale/smoke.yaml",
     "conf/study.yaml",
-    "conf/training/adam.yaml",
     "conf/variant/ablation/no_augmentation.yaml",
     "conf/variant/ablation/no_standardization.yaml",
-    "conf/variant/ablation/no_weight_decay.yaml",
-    "conf/variant/baseline/knn.yaml",
     "conf/variant/baseline/logistic_regression.yaml",
-    "conf/variant/proposed.yaml",
     "dvc.yaml",
     "noxfile.py",
     "pyproject.toml",
@@ -50,8 +43,32 @@ STATIC = {
         for name in ("cli", "layout", "results", "runs", "statistics", "variants")
     ),
 }
-# The researcher's code, in src/<import name>/.
+# What differs with the framework: the models, their training, and the variants that name them.
+FRAMEWORK_FILES = {
+    framework: {
+        "conf/model/logistic_regression.yaml",
+        "conf/model/mlp.yaml",
+        "conf/training/adam.yaml",
+        "conf/variant/proposed.yaml",
+        *files,
+    }
+    for framework, files in {
+        "sklearn": {
+            "conf/model/knn.yaml",
+            "conf/variant/ablation/no_weight_decay.yaml",
+            "conf/variant/baseline/knn.yaml",
+        },
+        "pytorch": {
+            "conf/model/cnn.yaml",
+            "conf/variant/ablation/no_dropout.yaml",
+            "conf/variant/baseline/mlp.yaml",
+            "tests/test_training.py",
+        },
+    }.items()
+}
+# The researcher's code, in src/<import name>/ (a PyTorch study's has train.py too).
 RESEARCH = ["__init__", "config", "data", "experiment", "fetch_demo_data", "models", "prepare"]
+RESEARCH_MODULES = {"sklearn": RESEARCH, "pytorch": [*RESEARCH, "train"]}
 # The template's machinery, in src/study_machinery/.
 MACHINERY = [
     "__init__",
@@ -100,11 +117,14 @@ PAPER = {"paper/.gitignore", "paper/main.tex", "paper/references.bib"}
 CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
 
 
-def expected_files(import_name: str, recorded: bool, ci: str = "github", paper: bool = False) -> set[str]:
-    package = {f"src/{import_name}/{module}.py" for module in RESEARCH}
+def expected_files(
+    import_name: str, recorded: bool, ci: str = "github", paper: bool = False, framework: str = "sklearn"
+) -> set[str]:
+    package = {f"src/{import_name}/{module}.py" for module in RESEARCH_MODULES[framework]}
     package |= {f"src/study_machinery/{module}.py" for module in MACHINERY}
     ci_files = {path for provider, path in CI_FILES.items() if provider in ci}
-    return STATIC | package | ci_files | (RECORDED if recorded else set()) | (PAPER if paper else set())
+    optional = (RECORDED if recorded else set()) | (PAPER if paper else set())
+    return STATIC | FRAMEWORK_FILES[framework] | package | ci_files | optional
 
 
 def label(answers: dict) -> str:
@@ -121,7 +141,11 @@ def study(request, template, tmp_path_factory):
 def test_exact_file_set_in_the_first_commit(study):
     folder, answers = study
     expected = expected_files(
-        "digits_study", recorded=False, ci=answers.get("ci", "github"), paper=answers.get("paper", False)
+        "digits_study",
+        recorded=False,
+        ci=answers.get("ci", "github"),
+        paper=answers.get("paper", False),
+        framework=answers.get("framework", "sklearn"),
     )
     assert set(git(folder, "ls-files").splitlines()) == expected
     assert git(folder, "status", "--porcelain") == "", "the copy task commits every file it creates"

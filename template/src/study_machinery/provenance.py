@@ -14,7 +14,7 @@ import yaml
 
 from .paths import ROOT
 
-PACKAGES = ("numpy", "scipy", "scikit-learn", "hydra-core", "omegaconf", "threadpoolctl")
+PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "hydra-core", "omegaconf", "threadpoolctl")
 
 
 def json_sha256(content: object) -> str:
@@ -69,7 +69,7 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _gpu_models() -> list[str]:
+def gpu_models() -> list[str]:
     if shutil.which("nvidia-smi") is None:
         return []
     try:
@@ -86,6 +86,35 @@ def _gpu_models() -> list[str]:
     return result.stdout.strip().splitlines() if result.returncode == 0 else []
 
 
+def accelerator() -> dict:
+    """The device a run computed on, as PyTorch saw it; the CPU when the run did not use PyTorch.
+
+    Read after the run from the modules it imported: the machinery itself never imports torch.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {"device": "cpu"}
+    facts = {
+        "device": "cpu",
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+    }
+    if torch.cuda.is_initialized():
+        facts |= {"device": "cuda", "gpu": torch.cuda.get_device_name(torch.cuda.current_device())}
+    elif torch.backends.mps.is_available() and torch.mps.current_allocated_memory() > 0:
+        facts["device"] = "mps"
+    return facts
+
+
+def _version(package: str) -> str | None:
+    """The installed version of a package; None where the study does not use it (torch)."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 @functools.cache
 def environment() -> dict:
     """Facts shared by every run of this process, gathered once."""
@@ -95,8 +124,8 @@ def environment() -> dict:
         "data_md5": data_hashes(),
         "uv_lock_sha256": lock_sha256(),
         "python": platform.python_version(),
-        "packages": {name: metadata.version(name) for name in PACKAGES},
+        "packages": {name: version for name in PACKAGES if (version := _version(name))},
         "platform": platform.platform(),
         "cpu": _cpu_model(),
-        "gpus": _gpu_models(),
+        "gpus": gpu_models(),
     }

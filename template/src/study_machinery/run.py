@@ -60,8 +60,9 @@ def execute(config: object, resolved: dict, folder: Path, key: identity.Identity
     """
     contract.load()
     started, clock = _now(), time.perf_counter()
-    metrics = contract.run(config)
+    metrics = contract.run(config, folder)
     seconds = time.perf_counter() - clock
+    accelerator = provenance.accelerator()
     record = {
         "variant": resolved["variant"],
         "scale": resolved["scale"],
@@ -74,7 +75,9 @@ def execute(config: object, resolved: dict, folder: Path, key: identity.Identity
         "seconds": round(seconds, 3),
         "peak_memory_mb": provenance.peak_memory_mb(),
         "cpu_cores_used": resolved["threads"],
-        "gpus_used": 0,
+        # A run uses one GPU at most (tier.py gives each worker its own).
+        "gpus_used": 1 if accelerator["device"] in ("cuda", "mps") else 0,
+        "accelerator": accelerator,
         "environment": provenance.environment(),
         "config": resolved,
     }

@@ -22,13 +22,17 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import paths, run
+from . import paths, provenance, run
 from .errors import StudyError, first_line
 from .plan import Planned, plan, state, summary
 from .study import Launcher, load_study
 
 # Without a terminal (CI, a SLURM log), a progress line at least this often, in seconds.
 LOG_EVERY = 30.0
+# The identity of the run a folder's latest attempt started: a rerun with the same one resumes.
+STARTED = "started.json"
+# A run whose config says `device: auto` or `cuda` takes a GPU when there is one (PyTorch studies).
+GPU_DEVICES = ("auto", "cuda")
 PROGRESS = "{desc}: {n_fmt}/{total_fmt} runs done, {elapsed} elapsed, about {remaining} left"
 
 
@@ -39,11 +43,23 @@ class Outcome:
     log: str = ""
 
 
-def execute(run_: Planned) -> Outcome:
-    """Run one planned run in a clean folder, its log in run.log; never raises for a run's error."""
+def prepare_folder(run_: Planned) -> None:
+    """An empty folder for the run; or, for a run interrupted with the same identity, the folder
+    as it left it (its checkpoints, and its log, which the new attempt goes on)."""
+    started = run_.folder / STARTED
+    expected = run.json_text(run_.identity.record())
+    interrupted = run_.folder.is_dir() and not (run_.folder / "metrics.json").exists()
+    if interrupted and started.is_file() and started.read_text(encoding="utf-8") == expected:
+        return
     if run_.folder.exists():
         shutil.rmtree(run_.folder)
     run_.folder.mkdir(parents=True)
+    run.write_json(started, run_.identity.record())
+
+
+def execute(run_: Planned) -> Outcome:
+    """Run one planned run, its log in run.log; never raises for a run's error."""
+    prepare_folder(run_)
     log_file = run_.folder / "run.log"
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
@@ -66,6 +82,19 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _gpus() -> list[str]:
+    """The CUDA GPUs this process may use: those CUDA_VISIBLE_DEVICES lists, else nvidia-smi's."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [gpu.strip() for gpu in visible.split(",") if gpu.strip()]
+    return [str(index) for index in range(len(provenance.gpu_models()))]
+
+
+def _pin_gpu(queue: "multiprocessing.Queue[str]") -> None:
+    """In a new worker, before it imports anything that starts CUDA: see one GPU, its own."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = queue.get()
+
+
 def _outcomes(launcher: Launcher, todo: list[Planned]) -> Iterator[Outcome | None]:
     """Each run's outcome as it finishes; None after LOG_EVERY quiet seconds, for the progress."""
     if launcher is Launcher.basic or len(todo) == 1:
@@ -74,7 +103,17 @@ def _outcomes(launcher: Launcher, todo: list[Planned]) -> Iterator[Outcome | Non
     threads = max(run_.resolved["threads"] for run_ in todo)
     workers = max(1, min(len(todo), _cores() // threads))
     # spawn, not fork: a fresh interpreter per worker, the same on Linux, macOS and Windows.
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    context = multiprocessing.get_context("spawn")
+    gpus = _gpus() if any(run_.resolved.get("device") in GPU_DEVICES for run_ in todo) else []
+    pinning = {}
+    if gpus:
+        # One run per GPU: as many workers as GPUs (at most), each seeing only its own.
+        workers = min(workers, len(gpus))
+        queue = context.Queue()
+        for gpu in gpus[:workers]:
+            queue.put(gpu)
+        pinning = {"initializer": _pin_gpu, "initargs": (queue,)}
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, **pinning)
     try:
         pending = {pool.submit(execute, run_): run_ for run_ in todo}
         while pending:
@@ -136,6 +175,9 @@ def run_tier(tier: str, rerun_all: bool = False) -> None:
     todo = [run_ for run_, (status, _) in zip(planned, states, strict=True) if status != "done"]
     if not todo:
         return
+    if rerun_all:  # nothing is resumed either
+        for run_ in todo:
+            shutil.rmtree(run_.folder, ignore_errors=True)
     started = time.perf_counter()
     progress = Progress(f"runs@{tier}", len(todo))
     failed: list[Outcome] = []

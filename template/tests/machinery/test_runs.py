@@ -12,7 +12,7 @@ import time
 import pytest
 from omegaconf import OmegaConf
 
-from study_machinery import identity, paths
+from study_machinery import identity, paths, tier
 from study_machinery.aggregate import IncompleteRunsError, collect
 from study_machinery.errors import StudyError
 from study_machinery.plan import Planned, plan, state, summary, unused
@@ -148,13 +148,14 @@ def test_the_code_part_of_the_identity_is_every_file_but_bytecode(tmp_path):
 
 def test_an_ablation_that_changes_two_things_is_refused_before_any_run(tmp_path):
     shutil.copytree(paths.CONF_DIR, tmp_path / "conf")
-    (tmp_path / "conf/variant/ablation/narrower.yaml").write_text(
-        "# @package _global_\nvariant: ablation/narrower\nmodel:\n  hidden_units: [50]\n"
-        "training:\n  batch_size: 64\n"
+    # Two settings every study's training has, whatever its models.
+    (tmp_path / "conf/variant/ablation/smaller_steps.yaml").write_text(
+        "# @package _global_\nvariant: ablation/smaller_steps\n"
+        "training:\n  batch_size: 64\n  learning_rate: 1.0e-4\n"
     )
     with pytest.raises(StudyError) as error:
         plan("smoke", tmp_path / "runs", tmp_path / "conf")
-    assert "narrower.yaml must change exactly one thing; it changes: " in str(error.value)
+    assert "smaller_steps.yaml must change exactly one thing; it changes: " in str(error.value)
     assert "Nothing has run." in str(error.value)
     assert not (tmp_path / "runs").exists()
 
@@ -166,3 +167,21 @@ def test_a_variant_that_does_not_compose_is_named_in_a_few_lines(tmp_path):
         plan("smoke", tmp_path / "runs", tmp_path / "conf")
     assert "conf/variant/ablation/broken.yaml does not compose" in str(error.value)
     assert len(str(error.value).splitlines()) <= 7
+
+
+def test_an_interrupted_run_keeps_its_folder_and_a_changed_one_starts_empty(planned_run):
+    planned_run.folder.mkdir(parents=True)
+    tier.prepare_folder(planned_run)
+    (planned_run.folder / "checkpoint.pt").write_text("what the run saved before it was killed")
+    tier.prepare_folder(planned_run)
+    assert (planned_run.folder / "checkpoint.pt").is_file(), "the same identity, unfinished: resumed"
+    changed = dataclasses.replace(planned_run, identity=dataclasses.replace(planned_run.identity, code="x"))
+    tier.prepare_folder(changed)
+    assert [path.name for path in changed.folder.iterdir()] == [tier.STARTED]
+
+
+def test_a_tier_shares_out_the_gpus_cuda_lets_it_see(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2, 5")
+    assert tier._gpus() == ["2", "5"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert tier._gpus() == []

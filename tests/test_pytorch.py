@@ -1,0 +1,82 @@
+"""A PyTorch study: recorded at copy time on the CPU, its lint and tests pass (a run killed
+mid-training among them), and `nox -s reproduce` verifies it.
+
+One study, generated once: torch is a 5 GB environment, hard-linked from uv's cache after the
+first install, and every step here trains networks.
+"""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import copy_study, git
+from test_generate import expected_files
+from test_study import nox
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pytorch")]
+
+
+@pytest.fixture(scope="module")
+def study(template, tmp_path_factory):
+    return copy_study(template, tmp_path_factory.mktemp("pytorch") / "study", framework="pytorch")
+
+
+def test_the_first_commit_holds_a_result_trained_with_pytorch(study):
+    assert set(git(study, "ls-files").splitlines()) == expected_files(
+        "digits_study", recorded=True, framework="pytorch"
+    )
+    assert git(study, "status", "--porcelain") == ""
+    summary = json.loads((study / "results/small/metrics.json").read_text())
+    assert set(summary) == {
+        "proposed",
+        "ablation/no_augmentation",
+        "ablation/no_dropout",
+        "ablation/no_standardization",
+        "baseline/logistic_regression",
+        "baseline/mlp",
+    }
+    record = json.loads((study / "runs/small/proposed/seed_0/run.json").read_text())
+    assert record["accelerator"]["device"] == "cpu" and record["gpus_used"] == 0
+    assert {"torch", "cuda", "cudnn"} <= set(record["accelerator"])
+    assert "torch" in record["environment"]["packages"]
+    # The checkpoints are DVC outputs (runs/ is one), never in git.
+    assert (study / "runs/small/proposed/seed_0/checkpoint.pt").is_file()
+    assert not [name for name in git(study, "ls-files").splitlines() if name.endswith(".pt")]
+    outs = yaml.safe_load((study / "dvc.lock").read_text())["stages"]["runs@small"]["outs"]
+    assert [out["path"] for out in outs] == ["runs/small"]
+    study_config = yaml.safe_load((study / "conf/study.yaml").read_text())
+    assert study_config["tolerance"]["accuracy"] == {"kind": "statistical", "confidence": 0.95}
+
+
+def test_lint_passes(study):
+    result = nox(study, "-s", "lint")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_its_tests_pass_with_a_run_killed_mid_training(study):
+    # All but the two reproductions, which `nox -s reproduce` below does once.
+    result = nox(study, "-s", "tests", "--", "-k", "not reproduces", "-v", "-rs")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "test_a_run_killed_mid_training_resumes_to_the_same_metrics_bit_for_bit PASSED" in output
+    assert "test_loader_workers_change_nothing_and_the_same_seed_gives_the_same_bits PASSED" in output
+    # This machine has no GPU: the GPU test says so rather than pass.
+    assert "no CUDA GPU here: the CPU-vs-GPU check needs one" in output
+
+
+def test_reproduce_verifies_the_main_result_in_a_clean_room_linked_to_uv_s_cache(study):
+    result = nox(study, "-s", "reproduce", "--", "--keep")
+    clean_room = Path(re.search(r" in (\S+) \.\.\.$", result.stdout, re.MULTILINE).group(1)).parent
+    try:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "REPRODUCED: every recorded metric and claim is within its tolerance." in result.stdout
+        assert "statistical: mean only" in result.stdout, "a re-run elsewhere is judged by its means"
+        # The 5 GB environment is not copied a second time: torch's libraries are links into uv's cache.
+        libraries = list((clean_room / "study/.venv").glob("lib/python*/site-packages/torch/lib/*.so*"))
+        assert libraries and all(library.stat().st_nlink > 1 for library in libraries)
+    finally:
+        shutil.rmtree(clean_room, ignore_errors=True)
+    assert git(study, "status", "--porcelain") == ""
