@@ -13,6 +13,7 @@ in place and the message says how to finish by hand.
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -41,27 +42,39 @@ def step(
     started = time.perf_counter()
     print(f"  {title} ...", end="", flush=True)
     output, stages = [], 0
+    late = threading.Event()
+    # A session of its own, so that a timeout stops the whole group (uv, and the dvc it runs).
     with subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     ) as process:
-        timer = threading.Timer(timeout, process.kill) if timeout else None
-        if timer:
-            timer.start()
-        for line in process.stdout:
-            output.append(line.rstrip())
-            if line.startswith("Running stage"):
-                stages += 1
-                print(f"\n    {line.strip()}", end="", flush=True)
-    if timer:
-        timer.cancel()
+
+        def stop() -> None:
+            late.set()
+            if hasattr(os, "killpg"):
+                os.killpg(process.pid, signal.SIGKILL)
+            else:  # Windows: no process groups
+                process.kill()
+
+        timer = threading.Timer(timeout, stop) if timeout else None
+        try:
+            if timer:
+                timer.daemon = True
+                timer.start()
+            for line in process.stdout:
+                output.append(line.rstrip())
+                if line.startswith("Running stage"):
+                    stages += 1
+                    print(f"\n    {line.strip()}", end="", flush=True)
+        finally:
+            if timer:
+                timer.cancel()
     if process.returncode:
         if not quiet:
             print(" failed")
             print("\n".join(output[-20:]), file=sys.stderr)
         else:
-            late = process.returncode < 0 and timeout and time.perf_counter() - started >= timeout
             errors = [line for line in output if line.startswith("ERROR")]
-            print(f" not possible{f' within {timeout:g} s' if late else ''}")
+            print(f" not possible{f' within {timeout:g} s' if late.is_set() else ''}")
             if errors:
                 print(f"    {errors[-1][:300]}")
         return False

@@ -86,10 +86,19 @@ def gpu_models() -> list[str]:
     return result.stdout.strip().splitlines() if result.returncode == 0 else []
 
 
-def accelerator() -> dict:
-    """The device a run computed on, as PyTorch saw it; the CPU when the run did not use PyTorch.
+def watch_accelerator() -> None:
+    """Before a run: zero CUDA's peak-memory count, so that `accelerator` sees this run's use alone."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.reset_peak_memory_stats()
 
-    Read after the run from the modules it imported: the machinery itself never imports torch.
+
+def accelerator() -> dict:
+    """After a run: the device it computed on, as PyTorch saw it; the CPU when it did not use PyTorch.
+
+    Read from the modules the run imported: the machinery itself never imports torch. A run
+    counts as a CUDA run when it allocated CUDA memory (since `watch_accelerator`), and as an
+    MPS run when the MPS allocator holds memory.
     """
     torch = sys.modules.get("torch")
     if torch is None:
@@ -100,9 +109,9 @@ def accelerator() -> dict:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
     }
-    if torch.cuda.is_initialized():
+    if torch.cuda.is_initialized() and torch.cuda.max_memory_allocated() > 0:
         facts |= {"device": "cuda", "gpu": torch.cuda.get_device_name(torch.cuda.current_device())}
-    elif torch.backends.mps.is_available() and torch.mps.current_allocated_memory() > 0:
+    elif torch.backends.mps.is_available() and torch.mps.driver_allocated_memory() > 0:
         facts["device"] = "mps"
     return facts
 

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -48,6 +49,26 @@ def write_json(path: Path, content: dict) -> None:
             os.close(folder)
 
 
+# The identity of the run a folder's latest attempt started: a rerun with the same one resumes.
+STARTED = "started.json"
+
+
+def prepare_folder(folder: Path, key: identity.Identity, keep: frozenset[str] = frozenset()) -> None:
+    """An empty folder for a run (but for the entries named in `keep`); or, for a run that was
+    interrupted with the same identity, the folder as it left it: its checkpoints, and its log,
+    which the new attempt goes on. A finished run, or one of another identity, starts afresh."""
+    started = folder / STARTED
+    expected = json_text(key.record())
+    interrupted = folder.is_dir() and not (folder / "metrics.json").exists()
+    if interrupted and started.is_file() and started.read_text(encoding="utf-8") == expected:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in folder.iterdir():
+        if entry.name not in keep:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    write_json(started, key.record())
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -59,6 +80,7 @@ def execute(config: object, resolved: dict, folder: Path, key: identity.Identity
     run's identity and the hash of its metrics.json, so that an edited result reads as stale.
     """
     contract.load()
+    provenance.watch_accelerator()
     started, clock = _now(), time.perf_counter()
     metrics = contract.run(config, folder)
     seconds = time.perf_counter() - clock
@@ -93,8 +115,12 @@ def main(cfg: DictConfig) -> None:
         raise SystemExit(f"error: seed={cfg.seed}: {SEED_RULE}.")
     resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     folder = Path(HydraConfig.get().runtime.output_dir)
+    key = identity.shared().of(resolved)
+    # The same folder for every run by hand of a variant and seed: an earlier run's checkpoints
+    # are resumed only if that run was interrupted with this identity. Hydra's files stay.
+    prepare_folder(folder, key, keep=frozenset({".hydra", f"{HydraConfig.get().job.name}.log"}))
     try:
-        execute(OmegaConf.to_object(cfg), resolved, folder, identity.shared().of(resolved))
+        execute(OmegaConf.to_object(cfg), resolved, folder, key)
     except FileNotFoundError as error:
         raise SystemExit(f"error: {error}") from None
 

@@ -29,8 +29,6 @@ from .study import Launcher, load_study
 
 # Without a terminal (CI, a SLURM log), a progress line at least this often, in seconds.
 LOG_EVERY = 30.0
-# The identity of the run a folder's latest attempt started: a rerun with the same one resumes.
-STARTED = "started.json"
 # A run whose config says `device: auto` or `cuda` takes a GPU when there is one (PyTorch studies).
 GPU_DEVICES = ("auto", "cuda")
 PROGRESS = "{desc}: {n_fmt}/{total_fmt} runs done, {elapsed} elapsed, about {remaining} left"
@@ -43,23 +41,9 @@ class Outcome:
     log: str = ""
 
 
-def prepare_folder(run_: Planned) -> None:
-    """An empty folder for the run; or, for a run interrupted with the same identity, the folder
-    as it left it (its checkpoints, and its log, which the new attempt goes on)."""
-    started = run_.folder / STARTED
-    expected = run.json_text(run_.identity.record())
-    interrupted = run_.folder.is_dir() and not (run_.folder / "metrics.json").exists()
-    if interrupted and started.is_file() and started.read_text(encoding="utf-8") == expected:
-        return
-    if run_.folder.exists():
-        shutil.rmtree(run_.folder)
-    run_.folder.mkdir(parents=True)
-    run.write_json(started, run_.identity.record())
-
-
 def execute(run_: Planned) -> Outcome:
     """Run one planned run, its log in run.log; never raises for a run's error."""
-    prepare_folder(run_)
+    run.prepare_folder(run_.folder, run_.identity)
     log_file = run_.folder / "run.log"
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))

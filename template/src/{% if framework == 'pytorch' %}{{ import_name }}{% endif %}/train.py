@@ -43,14 +43,14 @@ def make_deterministic(seed: int, threads: int) -> None:
 
 
 def choose_device(wanted: Device) -> torch.device:
-    """The device the config asks for; auto takes a GPU when there is one."""
+    """The device the config asks for; auto takes a CUDA GPU when there is one, else the CPU.
+
+    Not Apple's MPS: PyTorch has no deterministic backward pass of MaxPool2d there, so a run on
+    MPS gets PyTorch's warning instead of an error, and is not bit-reproducible. Ask for it with
+    device=mps.
+    """
     if wanted is Device.auto:
-        if torch.cuda.is_available():
-            wanted = Device.cuda
-        elif torch.backends.mps.is_available():
-            wanted = Device.mps
-        else:
-            wanted = Device.cpu
+        wanted = Device.cuda if torch.cuda.is_available() else Device.cpu
     if wanted is Device.cuda and not torch.cuda.is_available():
         raise RuntimeError("device=cuda, but PyTorch sees no CUDA GPU here: use device=auto or device=cpu.")
     if wanted is Device.mps and not torch.backends.mps.is_available():
@@ -60,6 +60,9 @@ def choose_device(wanted: Device) -> torch.device:
             f"on CUDA, set CUBLAS_WORKSPACE_CONFIG={CUBLAS_WORKSPACE} before Python starts "
             "(dvc repro and nox do), or cuBLAS is not deterministic."
         )
+    if wanted is Device.mps:
+        log.warning("device=mps: some operations have no deterministic version there; runs may differ.")
+        torch.use_deterministic_algorithms(True, warn_only=True)
     return torch.device(wanted.value)
 
 
@@ -109,7 +112,7 @@ def train(
         done = epoch + 1
         log.info("epoch %d/%d: training loss %.4f", done, settings.epochs, total / len(loader.dataset))
         if done % settings.checkpoint_every == 0 or done == settings.epochs:
-            save(checkpoint, fingerprint, done, model, optimizer, order)
+            save(checkpoint, fingerprint, done, model, optimizer, order, device)
 
 
 def save(
@@ -119,6 +122,7 @@ def save(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     order: torch.Generator,
+    device: torch.device,
 ) -> None:
     """Write the checkpoint whole or not at all: to a temporary name, then renamed over the last one."""
     state = {
@@ -126,17 +130,25 @@ def save(
         "epoch": epoch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
-        # Dropout draws from PyTorch's RNG (CUDA's on a GPU), the data order from `order`.
-        "rng": {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
-            "order": order.get_state(),
-        },
+        # Dropout draws from the RNG of the device it runs on, the data order from `order`.
+        "rng": {"torch": torch.get_rng_state(), "device": _device_rng(device), "order": order.get_state()},
     }
     partial = path.with_suffix(".partial")
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, partial)
+    with partial.open("wb") as file:
+        torch.save(state, file)
+        file.flush()
+        os.fsync(file.fileno())  # on disk before the rename: a power cut leaves the old one whole
     partial.replace(path)
+
+
+def _device_rng(device: torch.device) -> torch.Tensor | None:
+    """The RNG state of the GPU the run uses (None on the CPU, whose state is saved anyway)."""
+    if device.type == "cuda":
+        return torch.cuda.get_rng_state(device)
+    if device.type == "mps":
+        return torch.mps.get_rng_state()
+    return None
 
 
 def resume(
@@ -150,16 +162,22 @@ def resume(
     """Load the last checkpoint of this very config, if any; return the epoch to start from."""
     if not path.is_file():
         return 0
-    # weights_only: tensors and plain containers, never arbitrary pickled objects.
-    state = torch.load(path, map_location=device, weights_only=True)
+    try:
+        # weights_only: tensors and plain containers, never arbitrary pickled objects.
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # a damaged file costs the epochs it held, never the run
+        log.warning("%s cannot be read (%s): starting from epoch 0.", path, error)
+        return 0
     if state.get("fingerprint") != fingerprint:
         log.warning("%s is a checkpoint of another config: starting from epoch 0.", path)
         return 0
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"]["torch"].cpu())
-    if state["rng"]["cuda"]:
-        torch.cuda.set_rng_state_all([rng.cpu() for rng in state["rng"]["cuda"]])
+    if device.type == "cuda" and state["rng"]["device"] is not None:
+        torch.cuda.set_rng_state(state["rng"]["device"].cpu(), device)
+    elif device.type == "mps" and state["rng"]["device"] is not None:
+        torch.mps.set_rng_state(state["rng"]["device"].cpu())
     order.set_state(state["rng"]["order"].cpu())
     log.info("resumed from %s after epoch %d", path, state["epoch"])
     return state["epoch"]

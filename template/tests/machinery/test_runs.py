@@ -16,6 +16,7 @@ from study_machinery import identity, paths, tier
 from study_machinery.aggregate import IncompleteRunsError, collect
 from study_machinery.errors import StudyError
 from study_machinery.plan import Planned, plan, state, summary, unused
+from study_machinery.run import STARTED, prepare_folder
 from study_machinery.study import load_study, variants
 from study_machinery.tier import execute
 
@@ -169,15 +170,19 @@ def test_a_variant_that_does_not_compose_is_named_in_a_few_lines(tmp_path):
     assert len(str(error.value).splitlines()) <= 7
 
 
-def test_an_interrupted_run_keeps_its_folder_and_a_changed_one_starts_empty(planned_run):
-    planned_run.folder.mkdir(parents=True)
-    tier.prepare_folder(planned_run)
-    (planned_run.folder / "checkpoint.pt").write_text("what the run saved before it was killed")
-    tier.prepare_folder(planned_run)
-    assert (planned_run.folder / "checkpoint.pt").is_file(), "the same identity, unfinished: resumed"
-    changed = dataclasses.replace(planned_run, identity=dataclasses.replace(planned_run.identity, code="x"))
-    tier.prepare_folder(changed)
-    assert [path.name for path in changed.folder.iterdir()] == [tier.STARTED]
+def test_an_interrupted_run_keeps_its_folder_and_a_changed_or_finished_one_starts_empty(planned_run):
+    folder, key = planned_run.folder, planned_run.identity
+    prepare_folder(folder, key)
+    (folder / "checkpoint.pt").write_text("what the run saved before it was killed")
+    prepare_folder(folder, key)
+    assert (folder / "checkpoint.pt").is_file(), "the same identity, unfinished: resumed"
+    prepare_folder(folder, dataclasses.replace(key, code="changed"))
+    assert [path.name for path in folder.iterdir()] == [STARTED]
+    (folder / "checkpoint.pt").write_text("the last checkpoint")
+    (folder / "metrics.json").write_text("{}")
+    (folder / "run.log").write_text("Hydra's log of a run by hand")
+    prepare_folder(folder, dataclasses.replace(key, code="changed"), keep=frozenset({"run.log"}))
+    assert sorted(path.name for path in folder.iterdir()) == ["run.log", STARTED], "finished: afresh"
 
 
 def test_a_tier_shares_out_the_gpus_cuda_lets_it_see(monkeypatch):
