@@ -10,8 +10,8 @@ cache because these files are small and are what a reader looks at:
   the proposed method with a 95% confidence interval and a p-value, paired by
   seed (the tables show this one) and unpaired (Welch); each p-value also
   adjusted by Holm's method over all the tier's comparisons of its kind (p_holm);
-- compute.json: the compute spent inside the runs, in CPU and GPU hours, and
-  an estimate of its energy and carbon under the assumptions it states.
+- compute.json: the compute spent inside the runs, in CPU and GPU hours summed
+  over the machines they ran on, and an estimate of its energy and carbon under the assumptions it states.
 """
 
 import csv
@@ -51,7 +51,9 @@ def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
                     f"{run_dir / 'metrics.json'}: not a number: {', '.join(not_finite)}."
                 )
             provenance = json.loads((run_dir / "run.json").read_text())
-            usage = {key: provenance[key] for key in ("seconds", "cpu_cores_used", "gpus_used")}
+            usage = {key: provenance[key] for key in USAGE[:3]}
+            # Runs recorded before template 0.6 did not say where they ran.
+            usage["host"] = provenance.get("where", {}).get("host", "unknown")
             rows.append({"variant": variant, "seed": seed, **metrics, **usage})
     if not rows and not missing:
         raise IncompleteRunsError(f"no runs to aggregate in {runs_dir}: the tier lists no variants or seeds.")
@@ -64,10 +66,12 @@ def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
     return rows
 
 
+# What a row holds beside its variant, seed and metrics: what the run used, and where.
+USAGE = ("seconds", "cpu_cores_used", "gpus_used", "host")
+
+
 def metric_names(rows: list[dict]) -> list[str]:
-    return [
-        key for key in rows[0] if key not in {"variant", "seed", "seconds", "cpu_cores_used", "gpus_used"}
-    ]
+    return [key for key in rows[0] if key not in {"variant", "seed", *USAGE}]
 
 
 def summarise(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
@@ -126,6 +130,8 @@ def compute_used(rows: list[dict], assumptions: ComputeAssumptions) -> dict:
     kwh = (cpu_hours * assumptions.watts_per_cpu_core + gpu_hours * assumptions.watts_per_gpu) / 1000
     return {
         "runs": len(rows),
+        # Summed across every machine the runs used (a cluster's nodes); their names stay in run.json.
+        "hosts": len({row["host"] for row in rows}),
         "run_seconds": round(sum(row["seconds"] for row in rows), 3),
         "cpu_hours": _significant(cpu_hours),
         "gpu_hours": _significant(gpu_hours),

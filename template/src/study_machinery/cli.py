@@ -63,16 +63,34 @@ def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .tier import run_tier
 
     name = _tier(args, parser)
+    executor, overrides = None, []
+    for setting in args.settings:
+        if setting.startswith("executor="):
+            executor = setting.removeprefix("executor=")
+        elif setting.startswith("executor."):
+            overrides.append(setting)
+        else:
+            parser.error(f"argument SETTING: {setting!r} is neither executor=NAME nor executor.KEY=VALUE")
     _warn_without_hash_seed()
     check_config_files()
     contract.register_configs()
-    run_tier(name, rerun_all=args.rerun_all)
+    run_tier(name, args.rerun_all, executor, overrides, detach=args.detach, resubmit=args.resubmit)
+    return 0
+
+
+def job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import contract
+    from .tier import run_job
+
+    contract.register_configs()
+    run_job(_tier(args, parser), args.variant, args.seed, args.identity)
     return 0
 
 
 def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import contract
     from .plan import plan, state, summary, unused
+    from .slurm import whereabouts
     from .study import check_config_files, load_study
 
     tiers = load_study().tiers
@@ -84,7 +102,10 @@ def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         planned = plan(name)
         states = [state(run) for run in planned]
         if not args.summary:
+            unfinished = [run for run, (status, _) in zip(planned, states, strict=True) if status != "done"]
+            in_slurm = whereabouts(unfinished)
             for run, (status, why) in zip(planned, states, strict=True):
+                why = why + ([in_slurm[run.name]] if run.name in in_slurm else [])
                 reasons = f" ({', '.join(why)})" if why else ""
                 print(f"{name:<8} {run.variant:<32} seed {run.seed:<4} {status}{reasons}")
             for folder in unused(paths.runs_dir(name), planned):
@@ -155,8 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
     sub.add_argument(
+        "settings",
+        nargs="*",
+        metavar="SETTING",
+        help="another executor than the tier's (executor=slurm) and its settings (executor.partition=gpu), "
+        "anywhere on the line",
+    )
+    sub.add_argument(
         "--rerun-all", action="store_true", help="execute every run, even those whose identity still matches"
     )
+    sub.add_argument("--detach", action="store_true", help="slurm: submit and return; a later tier command collects")
+    sub.add_argument(
+        "--resubmit", action="store_true", help="slurm: submit again the runs whose jobs ended unfinished"
+    )
+    sub = command("job", job, "One run of a tier, as a cluster job runs it (what the slurm executor submits).")
+    sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
+    sub.add_argument("variant", metavar="VARIANT")
+    sub.add_argument("seed", metavar="SEED", type=int)
+    sub.add_argument("identity", metavar="IDENTITY", help="the identity key the run was submitted with")
     sub = command("status", status, "Each run of each tier: done, stale (and why) or missing.")
     sub.add_argument("tiers", nargs="*", metavar="TIER", help="default: every tier of conf/study.yaml")
     sub.add_argument("--summary", action="store_true", help="one line per tier")
@@ -187,8 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in TO_HYDRA and not {"-h", "--help"} & set(argv[1 : 2 + TO_HYDRA[argv[0]]]):
         own = 1 + TO_HYDRA[argv[0]]
         argv, to_hydra = argv[:own], argv[own:]
+    settings = []
+    if argv[:1] == ["tier"]:
+        # The executor's settings may come before or after the flags (argparse takes them before only).
+        settings = [arg for arg in argv[1:] if arg.startswith(("executor=", "executor."))]
+        argv = [arg for arg in argv if arg not in settings]
     args = build_parser().parse_args(argv)
     args.overrides = to_hydra
+    if settings:
+        args.settings = settings
     os.chdir(paths.ROOT)
     try:
         return args.handler(args, args.parser)

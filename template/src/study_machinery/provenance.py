@@ -3,8 +3,10 @@
 import functools
 import hashlib
 import json
+import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 from importlib import metadata
@@ -113,6 +115,29 @@ def accelerator() -> dict:
         facts |= {"device": "cuda", "gpu": torch.cuda.get_device_name(torch.cuda.current_device())}
     elif torch.backends.mps.is_available() and torch.mps.driver_allocated_memory() > 0:
         facts["device"] = "mps"
+    return facts
+
+
+# What SLURM tells a job about itself, as run.json names it.
+SLURM_FACTS = {
+    "job_id": "SLURM_JOB_ID",
+    "array_job_id": "SLURM_ARRAY_JOB_ID",
+    "array_task_id": "SLURM_ARRAY_TASK_ID",
+    "partition": "SLURM_JOB_PARTITION",
+    "cluster": "SLURM_CLUSTER_NAME",
+}
+
+
+def where() -> dict:
+    """Where a run executes: the host, and its SLURM job or Ray node when it is one's."""
+    facts: dict = {"host": socket.gethostname()}
+    slurm = {name: os.environ[variable] for name, variable in SLURM_FACTS.items() if variable in os.environ}
+    if slurm:
+        facts["slurm"] = slurm
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        context = ray.get_runtime_context()
+        facts["ray"] = {"node_id": context.get_node_id(), "job_id": context.get_job_id()}
     return facts
 
 

@@ -85,6 +85,7 @@ def execute(config: object, resolved: dict, folder: Path, key: identity.Identity
     metrics = contract.run(config, folder)
     seconds = time.perf_counter() - clock
     accelerator = provenance.accelerator()
+    gpus = 1 if accelerator["device"] in ("cuda", "mps") else 0
     record = {
         "variant": resolved["variant"],
         "scale": resolved["scale"],
@@ -98,7 +99,10 @@ def execute(config: object, resolved: dict, folder: Path, key: identity.Identity
         "peak_memory_mb": provenance.peak_memory_mb(),
         "cpu_cores_used": resolved["threads"],
         # A run uses one GPU at most (tier.py gives each worker its own).
-        "gpus_used": 1 if accelerator["device"] in ("cuda", "mps") else 0,
+        "gpus_used": gpus,
+        "cpu_hours": round(seconds * resolved["threads"] / 3600, 6),
+        "gpu_hours": round(seconds * gpus / 3600, 6),
+        "where": provenance.where(),
         "accelerator": accelerator,
         "environment": provenance.environment(),
         "config": resolved,

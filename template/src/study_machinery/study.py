@@ -36,16 +36,21 @@ class Tolerance:
 
 
 class Launcher(Enum):
-    # One worker process per core (per `threads` cores), each importing the libraries once.
+    # Template 0.5 and older named the local executors here: the executor of the same name.
     cores = "cores"
-    # One run after another in the tier's own process: quicker for runs of milliseconds.
     basic = "basic"
 
 
 @dataclass
 class TierConfig:
     seeds: list[int] = MISSING
-    launcher: Launcher = Launcher.cores
+    # Where its runs execute: a file under conf/executor/ (executors.py).
+    executor: str = "cores"
+    launcher: Launcher | None = None
+
+    def __post_init__(self) -> None:
+        if self.launcher is not None:
+            self.executor = self.launcher.value
 
 
 @dataclass

@@ -6,9 +6,10 @@ run whose identity still matches is kept as it is, and only runs that are missin
 execute. A run killed in flight leaves no metrics.json, so it counts as missing and is the
 only one the next `dvc repro` executes.
 
-The `cores` launcher runs them in one worker process per core, each importing the libraries
-once (scikit-learn alone takes seconds); `basic` runs them one after another in this process,
-which is quicker for runs of milliseconds (starting workers costs seconds).
+Where they execute is the tier's executor (executors.py): `cores` runs them in one worker
+process per core, each importing the libraries once (scikit-learn alone takes seconds); `basic`
+one after another in this process, which is quicker for runs of milliseconds (starting workers
+costs seconds); `slurm` as a SLURM job array (slurm.py); `ray` as Ray tasks (on_ray.py).
 """
 
 import concurrent.futures
@@ -22,10 +23,11 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import paths, provenance, run
+from . import executors, paths, provenance, run, slurm
 from .errors import StudyError, first_line
+from .executors import Kind
 from .plan import Planned, plan, state, summary
-from .study import Launcher, load_study
+from .study import load_study
 
 # Without a terminal (CI, a SLURM log), a progress line at least this often, in seconds.
 LOG_EVERY = 30.0
@@ -43,7 +45,8 @@ class Outcome:
 
 def execute(run_: Planned) -> Outcome:
     """Run one planned run, its log in run.log; never raises for a run's error."""
-    run.prepare_folder(run_.folder, run_.identity)
+    # What a SLURM submission recorded stays: the tier command that collects the run reads it.
+    run.prepare_folder(run_.folder, run_.identity, keep=frozenset({slurm.SUBMITTED}))
     log_file = run_.folder / "run.log"
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
@@ -79,13 +82,18 @@ def _pin_gpu(queue: "multiprocessing.Queue[str]") -> None:
     os.environ["CUDA_VISIBLE_DEVICES"] = queue.get()
 
 
-def _outcomes(launcher: Launcher, todo: list[Planned]) -> Iterator[Outcome | None]:
+def _outcomes(executor: executors.Executor, todo: list[Planned]) -> Iterator[Outcome | None]:
     """Each run's outcome as it finishes; None after LOG_EVERY quiet seconds, for the progress."""
-    if launcher is Launcher.basic or len(todo) == 1:
+    if executor.kind is Kind.ray:
+        from . import on_ray
+
+        yield from on_ray.outcomes(todo, executor, _cores())
+        return
+    if executor.kind is Kind.basic or len(todo) == 1:
         yield from map(execute, todo)
         return
     threads = max(run_.resolved["threads"] for run_ in todo)
-    workers = max(1, min(len(todo), _cores() // threads))
+    workers = max(1, min(len(todo), executor.workers or _cores() // threads))
     # spawn, not fork: a fresh interpreter per worker, the same on Linux, macOS and Windows.
     context = multiprocessing.get_context("spawn")
     gpus = _gpus() if any(run_.resolved.get("device") in GPU_DEVICES for run_ in todo) else []
@@ -148,8 +156,19 @@ class Progress:
             self.bar.close()
 
 
-def run_tier(tier: str, rerun_all: bool = False) -> None:
+def run_tier(
+    tier: str,
+    rerun_all: bool = False,
+    executor_name: str | None = None,
+    overrides: list[str] = (),
+    detach: bool = False,
+    resubmit: bool = False,
+) -> None:
     """Bring runs/TIER up to date: execute the runs that are missing or stale, keep the rest."""
+    # The executor's settings first: a typo there fails before anything is planned or submitted.
+    executor = executors.load(executor_name or load_study().tiers[tier].executor, overrides)
+    if (detach or resubmit) and executor.kind is not Kind.slurm:
+        raise StudyError(f"--detach and --resubmit are for the slurm executor, not {executor.kind.value}.")
     runs = paths.runs_dir(tier)
     planned = plan(tier, runs)
     # Hydra's record of a tier's multirun, from before tiers ran this way (template 0.3 and older).
@@ -159,21 +178,33 @@ def run_tier(tier: str, rerun_all: bool = False) -> None:
     todo = [run_ for run_, (status, _) in zip(planned, states, strict=True) if status != "done"]
     if not todo:
         return
+    # Runs some SLURM job still holds are never run a second time beside it.
+    in_slurm = slurm.sort(todo, strict=executor.kind is Kind.slurm)
+    if executor.kind is not Kind.slurm or rerun_all:
+        in_slurm.busy += [(run_, sub, "submitted") for run_, sub in in_slurm.waiting]
+    slurm.refuse_busy(tier, in_slurm.busy, "so they are not run again beside them")
     if rerun_all:  # nothing is resumed either
         for run_ in todo:
             shutil.rmtree(run_.folder, ignore_errors=True)
     started = time.perf_counter()
-    progress = Progress(f"runs@{tier}", len(todo))
     failed: list[Outcome] = []
-    try:
-        for outcome in _outcomes(load_study().tiers[tier].launcher, todo):
-            progress.advance(0 if outcome is None else 1)
-            if outcome is not None and outcome.error is not None:
-                failed.append(outcome)
-    finally:
-        progress.close()
+    if executor.kind is Kind.slurm:
+        # --rerun-all asks for every run again, those that ended unfinished too.
+        done = _on_slurm(tier, in_slurm, executor, detach, resubmit or rerun_all, failed)
+        if done is None:
+            return
+    else:
+        progress = Progress(f"runs@{tier}", len(todo))
+        try:
+            for outcome in _outcomes(executor, todo):
+                progress.advance(0 if outcome is None else 1)
+                if outcome is not None and outcome.error is not None:
+                    failed.append(outcome)
+        finally:
+            progress.close()
+        done = len(todo) - len(failed)
     print(
-        f"runs@{tier}: {len(todo) - len(failed)} runs executed in {time.perf_counter() - started:.1f} s, "
+        f"runs@{tier}: {done} runs executed in {time.perf_counter() - started:.1f} s, "
         f"{len(planned) - len(todo)} kept",
         file=sys.stderr,
     )
@@ -182,6 +213,62 @@ def run_tier(tier: str, rerun_all: bool = False) -> None:
             f"{len(failed)} of {len(todo)} runs of tier {tier} failed; the others are recorded "
             "and will not run again:\n" + _failures(failed)
         )
+
+
+def _on_slurm(
+    tier: str, in_slurm: slurm.Sorted, settings: executors.Slurm, detach: bool, resubmit: bool, failed: list
+) -> int | None:
+    """Submit what is new, wait for what is submitted; the runs done, or None when detached."""
+    if resubmit:
+        new = in_slurm.new + [run_ for run_, _ in in_slurm.ended]
+    else:
+        new = in_slurm.new
+        failed += [
+            Outcome(run_.name, f"SLURM: {slurm.why_ended(sub)}; not resubmitted (add --resubmit)", sub.log)
+            for run_, sub in in_slurm.ended
+        ]
+    job = slurm.submit(tier, new, settings) if new else None
+    if job is not None:
+        print(f"runs@{tier}: {len(new)} runs submitted as SLURM job array {job}", file=sys.stderr, flush=True)
+    waiting = in_slurm.waiting + [(run_, slurm.Submission.of(run_.folder)) for run_ in new]
+    if detach:
+        print(slurm.detached_message(tier, job, len(new), len(in_slurm.waiting)), file=sys.stderr)
+        if failed:
+            raise StudyError(f"{len(failed)} runs of tier {tier} ended in SLURM unfinished:\n" + _failures(failed))
+        return None
+    logs = {run_.name: sub.log for run_, sub in waiting}
+    progress = Progress(f"runs@{tier}", len(waiting))
+    done = 0
+    try:
+        for run_, why in slurm.wait(waiting, settings.poll_seconds):
+            progress.advance(0 if run_ is None else 1)
+            if run_ is not None and why is not None:
+                failed.append(Outcome(run_.name, f"SLURM: {why}", logs[run_.name]))
+            done += run_ is not None and why is None
+    except KeyboardInterrupt:
+        raise StudyError(
+            f"interrupted; the submitted runs go on in SLURM. `python -m study_machinery tier {tier} "
+            "executor=slurm` collects them later, submitting nothing twice."
+        ) from None
+    finally:
+        progress.close()
+    return done
+
+
+def run_job(tier: str, variant: str, seed: int, identity: str) -> None:
+    """One run of a tier as a cluster job runs it: only if its identity is still the one submitted."""
+    planned = [run_ for run_ in plan(tier) if run_.variant == variant and run_.seed == seed]
+    if not planned:
+        raise StudyError(f"tier {tier} no longer has {variant} seed {seed}: not run.")
+    run_ = planned[0]
+    if run_.identity.key != identity:
+        raise StudyError(
+            f"{run_.name}: its config, code, data or environment changed since it was submitted, so it "
+            "was not run. Run the tier again to submit it as it is now."
+        )
+    outcome = execute(run_)
+    if outcome.error is not None:
+        raise StudyError(f"{outcome.error} (log: {outcome.log})")
 
 
 def _failures(failed: list[Outcome], shown: int = 5) -> str:

@@ -84,16 +84,6 @@ def test_a_killed_tier_leaves_no_partial_result_and_the_next_completes(tmp_path,
     assert len(collect(tmp_path, ["proposed"], [0, 1])) == 2
 
 
-@pytest.fixture
-def planned_run(tmp_path, compose_config, smoke_overrides) -> Planned:
-    """The method's first smoke run, planned as a tier plans it, into a temporary folder."""
-    config = compose_config(*smoke_overrides, "seed=0")
-    resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
-    key = identity.shared().of(resolved)
-    folder = paths.run_dir(tmp_path, config.variant, 0)
-    return Planned(config.variant, 0, folder, OmegaConf.to_object(config), resolved, key)
-
-
 def test_a_run_is_missing_then_done_and_stale_with_what_changed(planned_run):
     assert state(planned_run) == ("missing", [])
     assert execute(planned_run).error is None

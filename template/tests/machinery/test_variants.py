@@ -13,7 +13,9 @@ from study_machinery.errors import StudyError
 from study_machinery.study import METHOD, check_config_files, load_study, variants
 
 CONF = paths.CONF_DIR
-NOT_SWAPPABLE = {"variant", "hydra"}
+# Not groups of a run's config: the variants are tested apart, and the executors
+# (test_executors.py) say where runs execute, not what they compute.
+NOT_SWAPPABLE = {"variant", "hydra", "executor"}
 GROUPS = sorted(path.name for path in CONF.iterdir() if path.is_dir() and path.name not in NOT_SWAPPABLE)
 
 

@@ -1,0 +1,85 @@
+"""A tier's runs on a Ray cluster: one Ray task per run, through Ray's own API.
+
+The tier command plans the runs (configs composed, identities known) and hands each planned
+run to a Ray task, which executes it as a local worker would (tier.execute): the results are
+the run folders, so every node must see the study's folder at the same path and run the
+study's environment. Ray's workers live on between tasks, so each imports the libraries once.
+"""
+
+import logging
+import os
+from collections.abc import Iterator
+
+from . import paths
+from .errors import StudyError
+from .executors import Ray
+from .plan import Planned
+
+# Set before Python starts in Ray's workers, as `dvc repro` sets them for a tier on this machine.
+WORKER_ENV = ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG")
+
+
+def _execute(root: str, run_: Planned):  # noqa: ANN202  (an Outcome; Ray pickles it back)
+    from .tier import execute
+
+    os.chdir(root)  # a relative path in a config starts at the study's root, as everywhere
+    return execute(run_)
+
+
+def outcomes(todo: list[Planned], settings: Ray, cores: int) -> Iterator:
+    """Each run's outcome as it finishes; None after a quiet while, for the progress line."""
+    # Under `uv run`, Ray would upload a copy of the study for its workers to build their own
+    # environment from; they run the study's folder and environment where they are instead.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    try:
+        import ray
+    except ImportError:
+        raise StudyError(
+            "the ray executor needs Ray in the study's environment: `uv sync --group ray`, then "
+            "`uv run --group ray python -m study_machinery tier ...`."
+        ) from None
+    from .tier import LOG_EVERY, Outcome
+
+    env = {name: os.environ[name] for name in WORKER_ENV if name in os.environ}
+    started_here = settings.address == "local"
+    try:
+        ray.init(
+            address=None if started_here else settings.address,
+            num_cpus=cores if started_here else None,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+            runtime_env={"env_vars": env},
+        )
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise StudyError(f"Ray cluster {settings.address!r}: {str(error).splitlines()[0]}") from None
+    try:
+        threads = max(run_.resolved["threads"] for run_ in todo)
+        resources = {"CPU": settings.cpus_per_run or threads, "GPU": settings.gpus_per_run}
+        have = ray.cluster_resources()
+        lacking = [f"{need:g} {name}" for name, need in resources.items() if need > have.get(name, 0)]
+        if lacking:
+            raise StudyError(
+                f"each run asks for {' and '.join(lacking)}, more than the Ray cluster has "
+                f"({have.get('CPU', 0):g} CPU, {have.get('GPU', 0):g} GPU): set executor.cpus_per_run or "
+                "executor.gpus_per_run. Nothing was started."
+            )
+        task = ray.remote(_execute).options(
+            num_cpus=resources["CPU"],
+            num_gpus=resources["GPU"],
+            memory=int(settings.memory_per_run_gb * 2**30) if settings.memory_per_run_gb else None,
+            max_retries=0,
+        )
+        pending = {task.remote(str(paths.ROOT), run_): run_ for run_ in todo}
+        while pending:
+            finished, _ = ray.wait(list(pending), num_returns=1, timeout=LOG_EVERY)
+            if not finished:
+                yield None
+            for ref in finished:
+                run_ = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayError as error:  # the worker died: out of memory, a lost node
+                    yield Outcome(run_.name, f"its Ray task failed: {str(error).splitlines()[0]}")
+    finally:
+        ray.shutdown()

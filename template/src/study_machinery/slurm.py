@@ -1,0 +1,335 @@
+"""A tier's runs on a SLURM cluster: one job array per submission, one run per array task.
+
+The tier command writes a job script to jobs/TIER/, submits it with sbatch and records in
+each run's folder which array task runs it (submitted.json). Each task re-plans its run from
+the study's files and runs it only if its identity is still the one submitted (`python -m
+study_machinery job`), so a config or code edited after submitting is never run under the
+old name. The results are the run folders themselves, as with every executor.
+
+A tier command (or `dvc repro`, or `nox -s record`) given runs that are already submitted
+waits for them rather than submitting them again; `--detach` submits and returns. A run whose
+job ended without finishing (cancelled, timed out, preempted, failed) is reported by name with
+SLURM's reason, and submitted again only with `--resubmit`.
+
+SLURM's accounting (sacct) is optional: where it is off, the reason comes from
+`scontrol show job` (which remembers a job for minutes) or the job's log.
+"""
+
+import getpass
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import paths, run
+from .errors import StudyError
+from .executors import Slurm
+from .plan import Planned, state
+
+# Beside a run's results: which array task was given it, under which identity.
+SUBMITTED = "submitted.json"
+JOBS_DIR = paths.ROOT / "jobs"
+# Filesystems that only the machine that mounts them can see.
+LOCAL_ONLY = {"tmpfs", "ramfs", "devtmpfs"}
+# Set before Python starts in a job, as `dvc repro` sets them for a tier on this machine.
+JOB_ENV = ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG")
+
+
+@dataclass
+class Submission:
+    job: str  # ARRAYJOB_TASK, e.g. "812_3"
+    identity: str  # the run's identity key when it was submitted
+    log: str  # the job's output, as shown from the study's root
+    submitted: str
+
+    @classmethod
+    def of(cls, folder: Path) -> "Submission | None":
+        try:
+            return cls(**json.loads((folder / SUBMITTED).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def _command(*args: str, timeout: float = 60) -> subprocess.CompletedProcess | None:
+    """A SLURM command's result; None where SLURM's commands are not installed."""
+    if shutil.which(args[0]) is None:
+        return None
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise StudyError(f"`{' '.join(args)}` did not answer in {timeout:.0f} s: is SLURM up?") from None
+
+
+def live_jobs(strict: bool = True) -> dict[str, str] | None:
+    """This user's jobs that SLURM still holds, each array task apart: {"812_3": "RUNNING", ...}.
+
+    None where there is no SLURM to ask (no squeue, or, unless `strict`, one that fails): no job
+    of it can be writing here.
+    """
+    result = _command("squeue", "--noheader", "--array", "--format=%i %T", f"--user={getpass.getuser()}")
+    if result is None:
+        return None
+    if result.returncode != 0:
+        if not strict:
+            return None
+        raise StudyError(f"squeue failed: {result.stderr.strip().splitlines()[-1:] or result.stdout.strip()}")
+    return dict(line.split(maxsplit=1) for line in result.stdout.splitlines() if line.strip())
+
+
+# What slurmstepd writes into a job's log when it stops the job.
+STOPPED = re.compile(r"\*\*\* JOB \S+ ON \S+ CANCELLED AT \S+(?: DUE TO ([A-Z ]+?))? \*\*\*")
+DUE_TO = {None: "CANCELLED", "TIME LIMIT": "TIMEOUT", "PREEMPTION": "PREEMPTED", "NODE FAILURE": "NODE_FAIL"}
+
+
+def why_ended(submission: Submission) -> str:
+    """SLURM's word for how a job that left no result ended: CANCELLED, TIMEOUT, PREEMPTED, FAILED...
+
+    From sacct where SLURM keeps accounts, else from scontrol (for a few minutes after the end),
+    else from the job's log. A task of an array cancelled before it started has neither.
+    """
+    asked = (
+        (("sacct", "--noheader", "--allocations", "--parsable2", "--format=State", "-j", submission.job), r"(\w+)"),
+        (("scontrol", "show", "job", submission.job), r"JobState=(\w+)"),
+    )
+    log = paths.ROOT / submission.log
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else None
+    errors = [line.removeprefix("error:").strip() for line in (text or "").splitlines() if line.startswith("error:")]
+    for args, pattern in asked:
+        result = _command(*args)
+        found = re.search(pattern, result.stdout) if result is not None and result.returncode == 0 else None
+        if found and found.group(1) not in ("PENDING", "RUNNING", "COMPLETING"):
+            status = found.group(1)
+            return f"{status}: {errors[-1]}" if status in ("FAILED", "COMPLETED") and errors else status
+    if text is None:
+        return "CANCELLED before it started"
+    stopped = STOPPED.search(text)
+    if stopped:
+        return DUE_TO.get(stopped.group(1), f"CANCELLED DUE TO {stopped.group(1)}")
+    if "oom_kill" in text or "oom-kill" in text:
+        return "OUT_OF_MEMORY"
+    return f"FAILED: {errors[-1]}" if errors else "ENDED without a result (see its log)"
+
+
+@dataclass
+class Sorted:
+    """A tier's runs to do, by what SLURM has of them."""
+
+    waiting: list[tuple[Planned, Submission]]  # submitted with this identity, still in SLURM
+    busy: list[tuple[Planned, Submission, str]]  # in SLURM under an older identity (with its state)
+    ended: list[tuple[Planned, Submission]]  # submitted with this identity, ended unfinished
+    new: list[Planned]  # never submitted, or submitted under an older identity that ended
+
+
+def sort(todo: list[Planned], strict: bool = True) -> Sorted:
+    """`strict`: fail where SLURM cannot be asked (the slurm executor needs it; the others do not)."""
+    submissions = {run_.name: Submission.of(run_.folder) for run_ in todo}
+    live = (live_jobs(strict) if any(submissions.values()) else None) or {}
+    result = Sorted([], [], [], [])
+    for run_ in todo:
+        submission = submissions[run_.name]
+        if submission is None:
+            result.new.append(run_)
+        elif submission.job in live:
+            if submission.identity == run_.identity.key:
+                result.waiting.append((run_, submission))
+            else:
+                result.busy.append((run_, submission, live[submission.job]))
+        elif submission.identity == run_.identity.key:
+            result.ended.append((run_, submission))
+        else:
+            result.new.append(run_)
+    return result
+
+
+def whereabouts(runs: list[Planned]) -> dict[str, str]:
+    """For `status`: where SLURM has each submitted run that is not done (by run name)."""
+    sorted_ = sort(runs, strict=False)
+    live = live_jobs(strict=False) or {} if sorted_.waiting or sorted_.busy else {}
+    said = {run_.name: f"SLURM job {sub.job}, {live.get(sub.job, '?')}" for run_, sub in sorted_.waiting}
+    said |= {run_.name: f"SLURM job {sub.job} of an older identity, {state}" for run_, sub, state in sorted_.busy}
+    said |= {run_.name: f"SLURM job {sub.job}: {why_ended(sub)}" for run_, sub in sorted_.ended}
+    return said
+
+
+def refuse_busy(tier: str, busy: list[tuple[Planned, Submission, str]], doing: str) -> None:
+    if busy:
+        jobs = ", ".join(f"{run_.name} (job {sub.job}, {status})" for run_, sub, status in busy)
+        raise StudyError(
+            f"{len(busy)} runs of tier {tier} are still SLURM jobs, {doing}: {jobs}. "
+            "Wait for them to end, or `scancel` them; then run the tier again."
+        )
+
+
+def check_shared(settings: Slurm, python: Path) -> None:
+    """What the compute nodes must see at the same paths: the study, its environment, its data.
+
+    A path on a filesystem that only this machine mounts (tmpfs) is refused when the partition
+    has nodes other than this one; the job itself checks again on its node before it starts.
+    """
+    needed = {"the study": paths.ROOT, "its environment": python, "its data": paths.ROOT / "data"}
+    for what, path in needed.items():
+        if not path.exists():
+            raise StudyError(f"{what} is not at {path}: nothing was submitted.")
+    nodes = partition_nodes(settings.partition)
+    if nodes <= {socket.gethostname(), socket.getfqdn()}:
+        return  # every job runs here
+    for what, path in needed.items():
+        kind = filesystem(path.resolve())
+        if kind in LOCAL_ONLY:
+            raise StudyError(
+                f"{what} is at {path.resolve()}, on a {kind} that only this machine sees, and the jobs "
+                f"may run on {', '.join(sorted(nodes)[:3])}...: move the study to a filesystem the "
+                "compute nodes share (your home or project space). Nothing was submitted."
+            )
+
+
+def partition_nodes(partition: str | None) -> set[str]:
+    args = ["sinfo", "--noheader", "--format=%N"] + ([f"--partition={partition}"] if partition else [])
+    listed = _command(*args)
+    if listed is None or listed.returncode != 0 or not listed.stdout.strip():
+        return set()
+    names = _command("scontrol", "show", "hostnames", ",".join(listed.stdout.split()))
+    return set(names.stdout.split()) if names is not None and names.returncode == 0 else set()
+
+
+def filesystem(path: Path) -> str:
+    """The type of the filesystem a path is on, from the longest mount point above it (Linux)."""
+    best, kind = "", "unknown"
+    mounts = Path("/proc/self/mounts")
+    for line in mounts.read_text().splitlines() if mounts.is_file() else []:
+        _, point, fstype = line.split()[:3]
+        point = point.replace("\\040", " ")
+        if (path.as_posix() + "/").startswith(point.rstrip("/") + "/") and len(point) >= len(best):
+            best, kind = point, fstype
+    return kind
+
+
+def environment() -> Path:
+    """The study's .venv, brought to uv.lock: the jobs run it (a nox session's is remade each time)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        raise StudyError("uv is not on PATH: it makes the environment the jobs run. Nothing was submitted.")
+    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
+    # --inexact: keep what else is installed there (the dev tools); --frozen: exactly uv.lock.
+    result = subprocess.run(
+        [uv, "sync", "--frozen", "--inexact", "--group=pipeline", "--quiet"],
+        cwd=paths.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StudyError(f"`uv sync` failed, so nothing was submitted: {result.stderr.strip()}")
+    return paths.ROOT / ".venv" / "bin" / "python"
+
+
+def script(tier: str, runs: list[Planned], settings: Slurm, python: Path, log_dir: Path) -> str:
+    """The job array's sbatch script: task i runs runs[i] (variant, seed, identity)."""
+    threads = max(run_.resolved["threads"] for run_ in runs)
+    array = f"0-{len(runs) - 1}" + (f"%{settings.max_parallel}" if settings.max_parallel else "")
+    options = [
+        f"--job-name={paths.ROOT.name}-{tier}",
+        f"--array={array}",
+        "--ntasks=1",
+        f"--cpus-per-task={settings.cpus_per_run or threads}",
+        f"--mem={settings.memory_per_run}",
+        f"--time={settings.time_limit}",
+        f"--output={log_dir}/%A_%a.out",
+    ]
+    options += [f"--partition={settings.partition}"] if settings.partition else []
+    options += [f"--account={settings.account}"] if settings.account else []
+    options += [f"--gres=gpu:{settings.gpus_per_run}"] if settings.gpus_per_run else []
+    options += settings.sbatch_options
+    root, py = shlex.quote(str(paths.ROOT)), shlex.quote(str(python))
+    exports = " ".join(f"{name}={shlex.quote(os.environ[name])}" for name in JOB_ENV if name in os.environ)
+
+    def array_of(values: list) -> str:
+        return " ".join(shlex.quote(str(value)) for value in values)
+
+    lines = [
+        "#!/bin/bash",
+        f"# Tier {tier} of the study at {paths.ROOT}: {len(runs)} runs, one per array task.",
+        f"# Written and submitted by `python -m study_machinery tier {tier}` (src/study_machinery/slurm.py).",
+        *(f"#SBATCH {option}" for option in options),
+        "",
+        "# The study, its environment and its data must be visible here, at the same paths.",
+        f"cd {root} || {{ echo \"error: $(hostname) cannot see the study at {root}\"; exit 3; }}",
+        f"[ -x {py} ] || {{ echo \"error: $(hostname) cannot see the study's environment {py}\"; exit 3; }}",
+        *settings.setup,
+        f"VARIANTS=({array_of([run_.variant for run_ in runs])})",
+        f"SEEDS=({array_of([run_.seed for run_ in runs])})",
+        f"IDENTITIES=({array_of([run_.identity.key for run_ in runs])})",
+        "i=$SLURM_ARRAY_TASK_ID",
+        *([f"export {exports}"] if exports else []),
+        f'exec {py} -m study_machinery job {shlex.quote(tier)} "${{VARIANTS[$i]}}" "${{SEEDS[$i]}}" '
+        '"${IDENTITIES[$i]}"',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def submit(tier: str, runs: list[Planned], settings: Slurm) -> str:
+    """Submit the runs as one job array; record the task of each in its folder. Returns the job id."""
+    python = environment()
+    check_shared(settings, python)
+    log_dir = JOBS_DIR / tier
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = log_dir / f"{stamp}.sbatch"
+    path.write_text(script(tier, runs, settings, python, log_dir), encoding="utf-8")
+    result = _command("sbatch", "--parsable", str(path))
+    if result is None:
+        raise StudyError("sbatch is not on PATH: run the tier command on the cluster's login node.")
+    if result.returncode != 0:
+        raise StudyError(f"sbatch refused the job ({paths.shown(path)}): {result.stderr.strip()}")
+    job = result.stdout.strip().split(";")[0]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for index, run_ in enumerate(runs):
+        run_.folder.mkdir(parents=True, exist_ok=True)
+        log = paths.shown(log_dir / f"{job}_{index}.out")
+        run.write_json(run_.folder / SUBMITTED, asdict(Submission(f"{job}_{index}", run_.identity.key, log, now)))
+    path.rename(log_dir / f"{job}.sbatch")
+    return job
+
+
+def wait(waiting: list[tuple[Planned, Submission]], poll_seconds: float) -> Iterator[tuple[Planned, str | None]]:
+    """Each waited-for run as its job ends: (run, None) when it finished, (run, why) when not.
+
+    Yields (None, None) after each look at SLURM, for the progress line.
+    """
+    left = {sub.job: (run_, sub) for run_, sub in waiting}
+    while left:
+        live = live_jobs() or {}
+        for job, (run_, sub) in list(left.items()):
+            if state(run_)[0] == "done":
+                del left[job]
+                yield run_, None
+            elif job not in live:
+                del left[job]
+                # The job may have written its result just before it left the queue.
+                yield (run_, None) if state(run_)[0] == "done" else (run_, why_ended(sub))
+        if left:
+            yield None, None
+            time.sleep(poll_seconds)
+
+
+def detached_message(tier: str, job: str | None, submitted: int, waiting: int) -> str:
+    lines = []
+    if submitted:
+        lines.append(f"runs@{tier}: {submitted} runs submitted as SLURM job array {job}; logs in jobs/{tier}/.")
+    if waiting:
+        lines.append(f"runs@{tier}: {waiting} runs submitted earlier are still in SLURM.")
+    lines.append(
+        f"Your shell is free. `python -m study_machinery status {tier}` shows where they are; "
+        f"`python -m study_machinery tier {tier} executor=slurm` (or `dvc repro`, `nox -s record`) "
+        "waits for what is left and collects it, submitting nothing twice."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,17 @@
+"""Fixtures of the machinery's tests, beside those of tests/conftest.py (compose_config, smoke_overrides)."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from study_machinery import identity, paths
+from study_machinery.plan import Planned
+
+
+@pytest.fixture
+def planned_run(tmp_path, compose_config, smoke_overrides) -> Planned:
+    """The method's first smoke run, planned as a tier plans it, into a temporary folder."""
+    config = compose_config(*smoke_overrides, "seed=0")
+    resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
+    key = identity.shared().of(resolved)
+    folder = paths.run_dir(tmp_path, config.variant, 0)
+    return Planned(config.variant, 0, folder, OmegaConf.to_object(config), resolved, key)

@@ -1,0 +1,176 @@
+"""Executors: their settings checked before anything runs, and what the slurm executor decides
+from what SLURM says. (The template's own tests run tiers on a real SLURM and a real Ray.)"""
+
+import json
+import socket
+import subprocess
+from dataclasses import asdict
+
+import pytest
+
+from study_machinery import executors, paths, slurm, tier
+from study_machinery.errors import StudyError
+from study_machinery.executors import Kind
+from study_machinery.study import load_study
+from study_machinery.tier import run_job
+
+EXECUTOR_FILES = sorted((paths.CONF_DIR / "executor").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXECUTOR_FILES, ids=lambda path: path.stem)
+def test_every_executor_file_loads_as_its_kind(path):
+    assert executors.load(path.stem).kind is Kind(path.stem)
+
+
+def test_every_tier_names_an_executor_that_loads():
+    for settings in load_study().tiers.values():
+        executors.load(settings.executor)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "message"),
+    [
+        ("slurm", ["executor.partitio=gpu"], "Key 'partitio' not in 'Slurm'"),
+        ("slurm", ["executor.max_parallel=many"], "could not be converted to Integer"),
+        ("ray", ["executor.gpus_per_run=one"], "could not be converted to Float"),
+        ("slurm", ["partition=gpu"], "an executor setting is written executor.KEY=VALUE"),
+        ("slurm", ["executor.kind=ray"], "cannot be overridden"),
+        ("slrum", [], "there is no conf/executor/slrum.yaml (executors: basic, cores, ray, slurm)"),
+    ],
+)
+def test_a_mistaken_executor_setting_is_refused_before_anything_runs(name, overrides, message):
+    with pytest.raises(StudyError) as refused:
+        executors.load(name, overrides)
+    assert message in str(refused.value)
+
+
+def test_a_typo_in_an_executor_file_names_the_file(tmp_path):
+    (tmp_path / "executor").mkdir()
+    (tmp_path / "executor" / "cluster.yaml").write_text("kind: slurm\ntime_limt: 2:00:00\n")
+    with pytest.raises(StudyError, match=r"cluster.yaml: Key 'time_limt' not in 'Slurm'"):
+        executors.load("cluster", conf_dir=tmp_path)
+    (tmp_path / "executor" / "cluster.yaml").write_text("partition: gpu\n")
+    with pytest.raises(StudyError, match="`kind` must be one of cores, basic, slurm, ray"):
+        executors.load("cluster", conf_dir=tmp_path)
+
+
+def test_a_tier_of_template_0_5_names_its_executor_launcher(tmp_path):
+    study = (paths.CONF_DIR / "study.yaml").read_text()
+    (tmp_path / "study.yaml").write_text(study.replace("executor: basic", "launcher: basic"))
+    assert "launcher: basic" in (tmp_path / "study.yaml").read_text()
+    assert load_study(tmp_path).tiers["smoke"].executor == "basic"
+
+
+def test_detach_and_resubmit_are_for_slurm_alone():
+    with pytest.raises(StudyError, match="for the slurm executor, not cores"):
+        tier.run_tier("smoke", executor_name="cores", detach=True)
+
+
+def submitted(run_, job: str, identity: str | None = None) -> slurm.Submission:
+    submission = slurm.Submission(job, identity or run_.identity.key, f"jobs/smoke/{job}.out", "now")
+    run_.folder.mkdir(parents=True, exist_ok=True)
+    (run_.folder / slurm.SUBMITTED).write_text(json.dumps(asdict(submission)))
+    return submission
+
+
+@pytest.fixture
+def four_runs(planned_run):
+    """Four copies of one planned run in folders of their own, as a tier's runs."""
+    from dataclasses import replace
+
+    return [replace(planned_run, folder=planned_run.folder.parent / f"run_{i}", seed=i) for i in range(4)]
+
+
+def test_runs_are_sorted_by_what_slurm_has_of_them(four_runs, monkeypatch):
+    waiting, older, ended, new = four_runs
+    submitted(waiting, "7_0")
+    submitted(older, "7_1", identity="an older identity")
+    submitted(ended, "7_2")
+    monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {"7_0": "RUNNING", "7_1": "PENDING"})
+    sorted_ = slurm.sort(four_runs)
+    assert [run_.name for run_, _ in sorted_.waiting] == [waiting.name]
+    assert [(run_.name, state) for run_, _, state in sorted_.busy] == [(older.name, "PENDING")]
+    assert [run_.name for run_, _ in sorted_.ended] == [ended.name]
+    assert [run_.name for run_ in sorted_.new] == [new.name]
+    with pytest.raises(StudyError, match=r"still SLURM jobs.*job 7_1, PENDING.*`scancel`"):
+        slurm.refuse_busy("smoke", sorted_.busy, "so they are not run again beside them")
+
+
+def test_a_tier_on_this_machine_never_runs_what_a_slurm_job_holds(four_runs, monkeypatch):
+    submitted(four_runs[0], "9_0")
+    monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {"9_0": "RUNNING"})
+    monkeypatch.setattr(tier, "plan", lambda name, runs: four_runs)
+    with pytest.raises(StudyError, match=r"1 runs of tier smoke are still SLURM jobs"):
+        tier.run_tier("smoke", executor_name="basic")
+    assert not (four_runs[0].folder / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("log", "why"),
+    [
+        (None, "CANCELLED before it started"),
+        ("slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:05 ***\n", "CANCELLED"),
+        ("slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:05 DUE TO TIME LIMIT ***\n", "TIMEOUT"),
+        ("slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:05 DUE TO PREEMPTION ***\n", "PREEMPTED"),
+        ("error: data/prepared/digits.npz is missing\n", "FAILED: data/prepared/digits.npz is missing"),
+    ],
+)  # fmt: skip
+def test_why_a_job_ended_comes_from_its_log_where_slurm_has_forgotten_it(log, why, monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "ROOT", tmp_path)
+    monkeypatch.setattr(slurm, "_command", lambda *args, timeout=60: None)  # no sacct, no scontrol
+    if log is not None:
+        (tmp_path / "31_0.out").write_text(log)
+    assert slurm.why_ended(slurm.Submission("31_0", "key", "31_0.out", "now")) == why
+
+
+def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):
+    settings = executors.load(
+        "slurm",
+        [
+            "executor.partition=gpu",
+            "executor.account=lab",
+            "executor.gpus_per_run=1",
+            "executor.max_parallel=2",
+            "executor.memory_per_run=8G",
+            "executor.sbatch_options=[--qos=short]",
+            "executor.setup=[module load cuda]",
+        ],
+    )
+    text = slurm.script("smoke", four_runs, settings, paths.ROOT / ".venv/bin/python", tmp_path)
+    for option in (
+        "--array=0-3%2",
+        "--cpus-per-task=1",
+        "--mem=8G",
+        "--time=1:00:00",
+        "--partition=gpu",
+        "--account=lab",
+        "--gres=gpu:1",
+        "--qos=short",
+        f"--output={tmp_path}/%A_%a.out",
+    ):
+        assert f"#SBATCH {option}\n" in text
+    assert "\nmodule load cuda\n" in text
+    assert f"IDENTITIES=({' '.join(run_.identity.key for run_ in four_runs)})" in text
+    assert "-m study_machinery job smoke" in text
+    script = tmp_path / "job.sbatch"
+    script.write_text(text)
+    syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
+    assert syntax.returncode == 0, syntax.stderr
+
+
+def test_a_study_on_a_filesystem_only_this_machine_sees_is_not_submitted(monkeypatch):
+    settings = executors.load("slurm")
+    python = paths.ROOT  # any path that exists stands for the environment here
+    monkeypatch.setattr(slurm, "filesystem", lambda path: "tmpfs")
+    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {socket.gethostname()})
+    slurm.check_shared(settings, python)  # every job runs on this machine: nothing to share
+    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {"node1", "node2"})
+    with pytest.raises(StudyError, match=r"on a tmpfs that only this machine sees.*Nothing was submitted"):
+        slurm.check_shared(settings, python)
+
+
+def test_a_job_whose_run_changed_since_it_was_submitted_does_not_run(four_runs, monkeypatch):
+    monkeypatch.setattr(tier, "plan", lambda name: four_runs)
+    with pytest.raises(StudyError, match="changed since it was submitted, so it was not run"):
+        run_job("smoke", four_runs[0].variant, four_runs[0].seed, "the identity it was submitted with")
+    assert not four_runs[0].folder.exists()
