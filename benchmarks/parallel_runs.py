@@ -1,8 +1,8 @@
-"""Parallel runs: a tier on 2+ cores with the `cores` launcher against one run after another.
+"""Parallel runs: a tier on 2+ cores with the `cores` executor against one run after another.
 
 Generates a study with the default answers, then runs its `small` tier with more seeds
-(every variant, seeds 0-7: 48 runs) twice with `--rerun-all`: with `launcher: basic`
-(one run after another, in the tier's process) and with `launcher: cores` (a worker
+(every variant, seeds 0-7: 48 runs) twice with `--rerun-all`: with `executor: basic`
+(one run after another, in the tier's process) and with `executor: cores` (a worker
 process per core). Prints both wall times, the speed-up, and whether every run's metrics
 are the same bit for bit.
 
@@ -32,12 +32,12 @@ def main() -> None:
         settings = yaml.safe_load(study_file.read_text())
         tier = ["uv", "run", "--frozen", "python", "-m", "study_machinery", "tier", "small", "--rerun-all"]
         walls, metrics, seconds = {}, {}, []
-        for launcher in ("basic", "cores"):
-            settings["tiers"]["small"] = {"seeds": list(range(args.seeds)), "launcher": launcher}
+        for executor in ("basic", "cores"):
+            settings["tiers"]["small"] = {"seeds": list(range(args.seeds)), "executor": executor}
             study_file.write_text(yaml.safe_dump(settings))
-            walls[launcher] = timed(tier, study, PYTHONHASHSEED="0")
+            walls[executor] = timed(tier, study, PYTHONHASHSEED="0")
             files = sorted((study / "runs/small").rglob("metrics.json"))
-            metrics[launcher] = {path.relative_to(study): path.read_bytes() for path in files}
+            metrics[executor] = {path.relative_to(study): path.read_bytes() for path in files}
             seconds += [json.loads(path.with_name("run.json").read_text())["seconds"] for path in files]
         runs = len(metrics["basic"])
 

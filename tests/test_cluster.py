@@ -10,9 +10,7 @@ SLURM is Debian's slurm-wlm with munge, started here as root (.ci/run installs t
 that cannot be, the SLURM tests skip and say why.
 """
 
-import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_study, git, run
+from slurm_cluster import slurm_cluster, why_not
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 
@@ -35,76 +34,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _munge_works() -> bool:
-    encoded = subprocess.run(["munge", "-n"], capture_output=True, check=False)
-    decoded = subprocess.run(["unmunge"], input=encoded.stdout, capture_output=True, check=False)
-    return decoded.returncode == 0
-
-
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     """A real single-node SLURM cluster (slurmctld, slurmd, munge): the environment to reach it."""
-    daemons = [shutil.which(name, path="/usr/sbin:/usr/bin") for name in ("slurmctld", "slurmd", "munged")]
-    if None in daemons:
-        pytest.skip("SLURM is not installed here: as root, `apt-get install slurm-wlm munge` (.ci/run does)")
-    if os.geteuid() != 0:
-        pytest.skip("starting SLURM's daemons needs root (CI runs as root)")
-    slurmctld, slurmd, munged = daemons
-    if not _munge_works():
-        key = Path("/etc/munge/munge.key")
-        if not key.exists():
-            key.write_bytes(os.urandom(1024))
-            shutil.chown(key, "munge", "munge")
-            key.chmod(0o400)
-        for folder in ("/run/munge", "/var/lib/munge", "/var/log/munge"):
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            shutil.chown(folder, "munge", "munge")
-        subprocess.run([munged, "--force"], check=True, capture_output=True)
-        assert _munge_works(), "munged started but does not authenticate"
-    folder = tmp_path_factory.mktemp("slurm")
-    host = socket.gethostname()
-    memory_mb = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20 * 0.8)
-    conf = folder / "slurm.conf"
-    conf.write_text(
-        "\n".join(
-            [
-                "ClusterName=tests",
-                f"SlurmctldHost={host}",
-                "SlurmUser=root",
-                "AuthType=auth/munge",
-                f"SlurmctldPort={_free_port()}",
-                f"SlurmdPort={_free_port()}",
-                f"StateSaveLocation={folder}/state",
-                f"SlurmdSpoolDir={folder}/spool",
-                f"SlurmctldPidFile={folder}/slurmctld.pid",
-                f"SlurmdPidFile={folder}/slurmd.pid",
-                f"SlurmctldLogFile={folder}/slurmctld.log",
-                f"SlurmdLogFile={folder}/slurmd.log",
-                "ProctrackType=proctrack/linuxproc",
-                "TaskPlugin=task/none",
-                "SelectType=select/cons_tres",
-                "SelectTypeParameters=CR_Core",
-                "ReturnToService=2",
-                "MpiDefault=none",
-                f"NodeName={host} CPUs={os.cpu_count()} RealMemory={memory_mb} State=UNKNOWN",
-                f"PartitionName=tests Nodes={host} Default=YES MaxTime=INFINITE State=UP",
-                "",
-            ]
-        )
-    )
-    env = {"SLURM_CONF": str(conf)}
-    for daemon in (slurmctld, slurmd):
-        subprocess.run([daemon], env={**os.environ, **env}, check=True)
-    try:
-        deadline = time.monotonic() + 60
-        while "idle" not in run(["sinfo", "--noheader", "--format=%t"], folder, **env).stdout:
-            assert time.monotonic() < deadline, (folder / "slurmctld.log").read_text()[-2000:]
-            time.sleep(0.5)
+    reason = why_not()
+    if reason is not None:
+        pytest.skip(reason)
+    with slurm_cluster(tmp_path_factory.mktemp("slurm")) as env:
         yield env
-    finally:
-        for name in ("slurmd.pid", "slurmctld.pid"):
-            with contextlib.suppress(OSError, ValueError):
-                os.kill(int((folder / name).read_text()), 15)
 
 
 @pytest.fixture(scope="module")
@@ -114,17 +51,29 @@ def study(template, tmp_path_factory):
 
 
 def machinery(study: Path, *args: str, group: str | None = None, **env: str) -> subprocess.CompletedProcess:
-    command = ["uv", "run", "--frozen", *([f"--group={group}"] if group else []), "python", "-m", "study_machinery"]
+    command = [
+        "uv",
+        "run",
+        "--frozen",
+        *([f"--group={group}"] if group else []),
+        "python",
+        "-m",
+        "study_machinery",
+    ]
     return run([*command, *args], study, PYTHONHASHSEED="0", **env)
 
 
 def run_metrics(study: Path, tier: str) -> dict[str, bytes]:
     runs = study / "runs" / tier
-    return {path.parent.relative_to(runs).as_posix(): path.read_bytes() for path in runs.rglob("metrics.json")}
+    return {
+        path.parent.relative_to(runs).as_posix(): path.read_bytes() for path in runs.rglob("metrics.json")
+    }
 
 
 def where(study: Path, tier: str) -> list[dict]:
-    return [json.loads(path.read_text())["where"] for path in sorted((study / "runs" / tier).rglob("run.json"))]
+    return [
+        json.loads(path.read_text())["where"] for path in sorted((study / "runs" / tier).rglob("run.json"))
+    ]
 
 
 def assert_same_recorded_result(study: Path) -> None:
@@ -195,9 +144,8 @@ def test_a_detached_tier_is_collected_later_and_a_cancelled_job_resubmitted_on_r
     assert result.returncode == 0, result.stdout + result.stderr
     assert time.monotonic() - started < 30, "--detach gives the shell back without waiting for the runs"
     assert "Your shell is free" in result.stderr
-    jobs = dict(
-        line.split() for line in run(["squeue", "--noheader", "--array", "--format=%i %T"], study, **slurm).stdout.splitlines()
-    )  # fmt: skip
+    queue = run(["squeue", "--noheader", "--array", "--format=%i %T"], study, **slurm).stdout
+    jobs = dict(line.split() for line in queue.splitlines())
     assert len(jobs) == 12, jobs
     last = max(jobs, key=lambda job: int(job.split("_")[1]))
     assert run(["scancel", last], study, **slurm).returncode == 0
@@ -217,7 +165,9 @@ def test_a_detached_tier_is_collected_later_and_a_cancelled_job_resubmitted_on_r
     assert again.returncode == 1 and "not resubmitted (add --resubmit)" in again.stderr
     assert len(list((study / "jobs" / tier).glob("*.sbatch"))) == 1
 
-    resubmitted = machinery(study, "tier", tier, "executor=slurm", "executor.poll_seconds=1", "--resubmit", **slurm)
+    resubmitted = machinery(
+        study, "tier", tier, "executor=slurm", "executor.poll_seconds=1", "--resubmit", **slurm
+    )
     assert resubmitted.returncode == 0, resubmitted.stdout + resubmitted.stderr
     assert "1 runs submitted" in resubmitted.stderr
     assert run_metrics(study, tier) == local

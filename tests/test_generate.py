@@ -23,6 +23,7 @@ STATIC = {
     "conf/augmentation/shifts.yaml",
     "conf/config.yaml",
     "conf/data/digits.yaml",
+    *(f"conf/executor/{name}.yaml" for name in ("basic", "cores", "ray", "slurm")),
     "conf/preprocessing/none.yaml",
     "conf/preprocessing/standard.yaml",
     "conf/scale/large.yaml",
@@ -38,9 +39,10 @@ STATIC = {
     "pyproject.toml",
     "tests/conftest.py",
     "tests/test_experiment.py",
+    "tests/machinery/conftest.py",
     *(
         f"tests/machinery/test_{name}.py"
-        for name in ("cli", "layout", "results", "runs", "statistics", "variants")
+        for name in ("cli", "executors", "layout", "results", "runs", "statistics", "variants")
     ),
 }
 # What differs with the framework: the models, their training, and the variants that name them.
@@ -81,9 +83,11 @@ MACHINERY = [
     "contract",
     "errors",
     "estimates",
+    "executors",
     "figure",
     "identity",
     "latex",
+    "on_ray",
     "paths",
     "plan",
     "provenance",
@@ -92,6 +96,7 @@ MACHINERY = [
     "reproduce",
     "results",
     "run",
+    "slurm",
     "study",
     "tables",
     "tier",

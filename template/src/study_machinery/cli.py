@@ -185,11 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--rerun-all", action="store_true", help="execute every run, even those whose identity still matches"
     )
-    sub.add_argument("--detach", action="store_true", help="slurm: submit and return; a later tier command collects")
+    sub.add_argument(
+        "--detach", action="store_true", help="slurm: submit and return; a later tier command collects"
+    )
     sub.add_argument(
         "--resubmit", action="store_true", help="slurm: submit again the runs whose jobs ended unfinished"
     )
-    sub = command("job", job, "One run of a tier, as a cluster job runs it (what the slurm executor submits).")
+    sub = command(
+        "job", job, "One run of a tier, as a cluster job runs it (what the slurm executor submits)."
+    )
     sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
     sub.add_argument("variant", metavar="VARIANT")
     sub.add_argument("seed", metavar="SEED", type=int)

@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 
 import yaml
-from omegaconf import MISSING, OmegaConf
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from . import paths
@@ -95,7 +95,7 @@ def names(conf_dir: Path = paths.CONF_DIR) -> list[str]:
 
 
 def load(name: str, overrides: list[str] = (), conf_dir: Path = paths.CONF_DIR) -> Executor:
-    """conf/executor/NAME.yaml with the overrides (`executor.KEY=VALUE`), checked against its kind's schema."""
+    """conf/executor/NAME.yaml with the overrides (`executor.KEY=VALUE`), checked against its schema."""
     path = executor_dir(conf_dir) / f"{name}.yaml"
     shown = paths.shown(path)
     if not path.is_file():

@@ -8,26 +8,51 @@ study's environment. Ray's workers live on between tasks, so each imports the li
 
 import logging
 import os
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 from . import paths
 from .errors import StudyError
 from .executors import Ray
 from .plan import Planned
 
+# Where Ray keeps the token of a cluster with token authentication (`ray get-auth-token`).
+TOKEN = Path.home() / ".ray" / "auth_token"
 # Set before Python starts in Ray's workers, as `dvc repro` sets them for a tier on this machine.
 WORKER_ENV = ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG")
 
 
-def _execute(root: str, run_: Planned):  # noqa: ANN202  (an Outcome; Ray pickles it back)
+def _execute(root: str, run_: Planned):
     from .tier import execute
 
     os.chdir(root)  # a relative path in a config starts at the study's root, as everywhere
     return execute(run_)
 
 
+def _check_reachable(address: str) -> None:
+    """A head that does not answer fails in seconds (Ray itself retries for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # `auto`, or an address Ray reads some other way
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as error:
+        raise StudyError(
+            f"Ray cluster {address!r}: nothing answers there ({error.strerror or error}). Start it with "
+            "`uv run --group ray ray start --head`, or set executor.address. Nothing was started."
+        ) from None
+
+
 def outcomes(todo: list[Planned], settings: Ray, cores: int) -> Iterator:
     """Each run's outcome as it finishes; None after a quiet while, for the progress line."""
+    started_here = settings.address == "local"
+    if not started_here:
+        _check_reachable(settings.address)
+        if "RAY_AUTH_MODE" not in os.environ and TOKEN.is_file():
+            # `ray start` turns token authentication on when it finds a token here, but a driver
+            # that connects does not look for one unless told to before Ray loads (Ray 2.60).
+            os.environ["RAY_AUTH_MODE"] = "token"
     # Under `uv run`, Ray would upload a copy of the study for its workers to build their own
     # environment from; they run the study's folder and environment where they are instead.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
@@ -41,7 +66,6 @@ def outcomes(todo: list[Planned], settings: Ray, cores: int) -> Iterator:
     from .tier import LOG_EVERY, Outcome
 
     env = {name: os.environ[name] for name in WORKER_ENV if name in os.environ}
-    started_here = settings.address == "local"
     try:
         ray.init(
             address=None if started_here else settings.address,
@@ -52,7 +76,10 @@ def outcomes(todo: list[Planned], settings: Ray, cores: int) -> Iterator:
             runtime_env={"env_vars": env},
         )
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise StudyError(f"Ray cluster {settings.address!r}: {str(error).splitlines()[0]}") from None
+        raise StudyError(
+            f"Ray cluster {settings.address!r}: {str(error).splitlines()[0]}. Is it up (`ray status`)? A "
+            f"cluster with token authentication needs its token in {TOKEN} (or RAY_AUTH_TOKEN)."
+        ) from None
     try:
         threads = max(run_.resolved["threads"] for run_ in todo)
         resources = {"CPU": settings.cpus_per_run or threads, "GPU": settings.gpus_per_run}

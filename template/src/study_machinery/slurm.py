@@ -95,12 +95,17 @@ def why_ended(submission: Submission) -> str:
     else from the job's log. A task of an array cancelled before it started has neither.
     """
     asked = (
-        (("sacct", "--noheader", "--allocations", "--parsable2", "--format=State", "-j", submission.job), r"(\w+)"),
+        (
+            ("sacct", "--noheader", "--allocations", "--parsable2", "--format=State", "-j", submission.job),
+            r"(\w+)",
+        ),
         (("scontrol", "show", "job", submission.job), r"JobState=(\w+)"),
     )
     log = paths.ROOT / submission.log
     text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else None
-    errors = [line.removeprefix("error:").strip() for line in (text or "").splitlines() if line.startswith("error:")]
+    errors = [
+        line.removeprefix("error:").strip() for line in (text or "").splitlines() if line.startswith("error:")
+    ]
     for args, pattern in asked:
         result = _command(*args)
         found = re.search(pattern, result.stdout) if result is not None and result.returncode == 0 else None
@@ -153,7 +158,9 @@ def whereabouts(runs: list[Planned]) -> dict[str, str]:
     sorted_ = sort(runs, strict=False)
     live = live_jobs(strict=False) or {} if sorted_.waiting or sorted_.busy else {}
     said = {run_.name: f"SLURM job {sub.job}, {live.get(sub.job, '?')}" for run_, sub in sorted_.waiting}
-    said |= {run_.name: f"SLURM job {sub.job} of an older identity, {state}" for run_, sub, state in sorted_.busy}
+    said |= {
+        run_.name: f"SLURM job {sub.job} of an older identity, {state}" for run_, sub, state in sorted_.busy
+    }
     said |= {run_.name: f"SLURM job {sub.job}: {why_ended(sub)}" for run_, sub in sorted_.ended}
     return said
 
@@ -216,7 +223,11 @@ def environment() -> Path:
     uv = shutil.which("uv")
     if uv is None:
         raise StudyError("uv is not on PATH: it makes the environment the jobs run. Nothing was submitted.")
-    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    }
     # --inexact: keep what else is installed there (the dev tools); --frozen: exactly uv.lock.
     result = subprocess.run(
         [uv, "sync", "--frozen", "--inexact", "--group=pipeline", "--quiet"],
@@ -261,8 +272,8 @@ def script(tier: str, runs: list[Planned], settings: Slurm, python: Path, log_di
         *(f"#SBATCH {option}" for option in options),
         "",
         "# The study, its environment and its data must be visible here, at the same paths.",
-        f"cd {root} || {{ echo \"error: $(hostname) cannot see the study at {root}\"; exit 3; }}",
-        f"[ -x {py} ] || {{ echo \"error: $(hostname) cannot see the study's environment {py}\"; exit 3; }}",
+        f'cd {root} || {{ echo "error: $(hostname) cannot see the study at {root}"; exit 3; }}',
+        f'[ -x {py} ] || {{ echo "error: $(hostname) cannot see the study\'s environment {py}"; exit 3; }}',
         *settings.setup,
         f"VARIANTS=({array_of([run_.variant for run_ in runs])})",
         f"SEEDS=({array_of([run_.seed for run_ in runs])})",
@@ -295,12 +306,16 @@ def submit(tier: str, runs: list[Planned], settings: Slurm) -> str:
     for index, run_ in enumerate(runs):
         run_.folder.mkdir(parents=True, exist_ok=True)
         log = paths.shown(log_dir / f"{job}_{index}.out")
-        run.write_json(run_.folder / SUBMITTED, asdict(Submission(f"{job}_{index}", run_.identity.key, log, now)))
+        run.write_json(
+            run_.folder / SUBMITTED, asdict(Submission(f"{job}_{index}", run_.identity.key, log, now))
+        )
     path.rename(log_dir / f"{job}.sbatch")
     return job
 
 
-def wait(waiting: list[tuple[Planned, Submission]], poll_seconds: float) -> Iterator[tuple[Planned, str | None]]:
+def wait(
+    waiting: list[tuple[Planned, Submission]], poll_seconds: float
+) -> Iterator[tuple[Planned, str | None]]:
     """Each waited-for run as its job ends: (run, None) when it finished, (run, why) when not.
 
     Yields (None, None) after each look at SLURM, for the progress line.
@@ -324,7 +339,9 @@ def wait(waiting: list[tuple[Planned, Submission]], poll_seconds: float) -> Iter
 def detached_message(tier: str, job: str | None, submitted: int, waiting: int) -> str:
     lines = []
     if submitted:
-        lines.append(f"runs@{tier}: {submitted} runs submitted as SLURM job array {job}; logs in jobs/{tier}/.")
+        lines.append(
+            f"runs@{tier}: {submitted} runs submitted as SLURM job array {job}; logs in jobs/{tier}/."
+        )
     if waiting:
         lines.append(f"runs@{tier}: {waiting} runs submitted earlier are still in SLURM.")
     lines.append(

@@ -234,7 +234,9 @@ def _on_slurm(
     if detach:
         print(slurm.detached_message(tier, job, len(new), len(in_slurm.waiting)), file=sys.stderr)
         if failed:
-            raise StudyError(f"{len(failed)} runs of tier {tier} ended in SLURM unfinished:\n" + _failures(failed))
+            raise StudyError(
+                f"{len(failed)} runs of tier {tier} ended in SLURM unfinished:\n" + _failures(failed)
+            )
         return None
     logs = {run_.name: sub.log for run_, sub in waiting}
     progress = Progress(f"runs@{tier}", len(waiting))

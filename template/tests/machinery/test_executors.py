@@ -4,11 +4,12 @@ from what SLURM says. (The template's own tests run tiers on a real SLURM and a 
 import json
 import socket
 import subprocess
+import sys
 from dataclasses import asdict
 
 import pytest
 
-from study_machinery import executors, paths, slurm, tier
+from study_machinery import executors, on_ray, paths, slurm, tier
 from study_machinery.errors import StudyError
 from study_machinery.executors import Kind
 from study_machinery.study import load_study
@@ -105,16 +106,19 @@ def test_a_tier_on_this_machine_never_runs_what_a_slurm_job_holds(four_runs, mon
     assert not (four_runs[0].folder / "metrics.json").exists()
 
 
+STOPPED = "slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:05{} ***\n"
+
+
 @pytest.mark.parametrize(
     ("log", "why"),
     [
         (None, "CANCELLED before it started"),
-        ("slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:05 ***\n", "CANCELLED"),
-        ("slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:05 DUE TO TIME LIMIT ***\n", "TIMEOUT"),
-        ("slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:05 DUE TO PREEMPTION ***\n", "PREEMPTED"),
+        (STOPPED.format(""), "CANCELLED"),
+        (STOPPED.format(" DUE TO TIME LIMIT"), "TIMEOUT"),
+        (STOPPED.format(" DUE TO PREEMPTION"), "PREEMPTED"),
         ("error: data/prepared/digits.npz is missing\n", "FAILED: data/prepared/digits.npz is missing"),
     ],
-)  # fmt: skip
+)
 def test_why_a_job_ended_comes_from_its_log_where_slurm_has_forgotten_it(log, why, monkeypatch, tmp_path):
     monkeypatch.setattr(paths, "ROOT", tmp_path)
     monkeypatch.setattr(slurm, "_command", lambda *args, timeout=60: None)  # no sacct, no scontrol
@@ -174,3 +178,18 @@ def test_a_job_whose_run_changed_since_it_was_submitted_does_not_run(four_runs, 
     with pytest.raises(StudyError, match="changed since it was submitted, so it was not run"):
         run_job("smoke", four_runs[0].variant, four_runs[0].seed, "the identity it was submitted with")
     assert not four_runs[0].folder.exists()
+
+
+def test_a_ray_head_that_does_not_answer_fails_in_seconds(four_runs):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = executors.load("ray", [f"executor.address=127.0.0.1:{port}"])
+    with pytest.raises(StudyError, match=r"nothing answers there.*Nothing was started"):
+        list(on_ray.outcomes(four_runs, settings, cores=1))
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(four_runs, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as where it is not installed
+    with pytest.raises(StudyError, match=r"needs Ray in the study's environment: `uv sync --group ray`"):
+        list(on_ray.outcomes(four_runs, executors.load("ray"), cores=1))

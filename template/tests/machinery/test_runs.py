@@ -10,12 +10,11 @@ import sys
 import time
 
 import pytest
-from omegaconf import OmegaConf
 
 from study_machinery import identity, paths, tier
 from study_machinery.aggregate import IncompleteRunsError, collect
 from study_machinery.errors import StudyError
-from study_machinery.plan import Planned, plan, state, summary, unused
+from study_machinery.plan import plan, state, summary, unused
 from study_machinery.run import STARTED, prepare_folder
 from study_machinery.study import load_study, variants
 from study_machinery.tier import execute
