@@ -95,13 +95,15 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Copy to a verified reproduce, reproduce's overhead, parallel runs, and what each edit runs."""
+    """Copy to a verified reproduce, reproduce's overhead, parallel runs, what each edit runs, and
+    the executors' overheads (SLURM and Ray: as root with slurm-wlm and munge, else skipped)."""
     sync(session, "test")
     env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
     env |= studies_own_environment()
     session.run("python", "benchmarks/copy_to_reproduce.py", *session.posargs, env=env)
     session.run("python", "benchmarks/parallel_runs.py", env=env)
     session.run("python", "benchmarks/incremental_runs.py", env=env)
+    session.run("python", "benchmarks/executor_overheads.py", env=env, success_codes=[0, 3])
 
 
 @nox.session
