@@ -11,7 +11,8 @@ moving a tier from one executor to another re-runs nothing, and a run computes t
 wherever it runs on the same hardware (the seeds and its threads are in its config).
 """
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 
@@ -108,14 +109,21 @@ def load(name: str, overrides: list[str] = (), conf_dir: Path = paths.CONF_DIR) 
     if not isinstance(content, dict) or content.get("kind") not in {kind.value for kind in Kind}:
         raise StudyError(f"{shown}: `kind` must be one of {kinds}.")
     schema = SCHEMAS[Kind(content["kind"])]
-    dotlist = []
+    dotlist, strings = [], {}
     for override in overrides:
         key, equals, value = override.partition("=")
         if not key.startswith("executor.") or not equals:
             raise StudyError(f"{override!r}: an executor setting is written executor.KEY=VALUE.")
-        dotlist.append(f"{key.removeprefix('executor.')}={value}")
+        key = key.removeprefix("executor.")
+        if key in _string_fields(schema):
+            # As typed: YAML would read time_limit=4:00:00 as the base-60 number 14400.
+            strings[key] = value.strip("'\"")
+        else:
+            dotlist.append(f"{key}={value}")
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), content, OmegaConf.from_dotlist(dotlist))
+        merged = OmegaConf.merge(
+            OmegaConf.structured(schema), content, OmegaConf.from_dotlist(dotlist), strings
+        )
         executor = OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         # OmegaConf's first line names the key and the problem; the rest is its internals.
@@ -123,4 +131,28 @@ def load(name: str, overrides: list[str] = (), conf_dir: Path = paths.CONF_DIR) 
         raise StudyError(f"{where}: {str(error).splitlines()[0]}") from None
     if executor.kind is not Kind(content["kind"]):
         raise StudyError(f"{shown}: `kind` is {content['kind']}, so it cannot be overridden.")
+    if isinstance(executor, Slurm):
+        _check_slurm(executor, content, shown)
     return executor
+
+
+# sbatch's --time: minutes, MM:SS, H:MM:SS, D-H, D-H:MM or D-H:MM:SS.
+TIME_LIMIT = re.compile(r"\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+(:\d{1,2}){0,2}")
+
+
+def _check_slurm(executor: Slurm, content: dict, shown: str) -> None:
+    if not isinstance(content.get("time_limit", ""), str):
+        # YAML reads an unquoted 4:00:00 as the base-60 number 14400, which sbatch would take
+        # for 14400 minutes.
+        raise StudyError(
+            f'{shown}: write time_limit in quotes, e.g. time_limit: "4:00:00" (unquoted, YAML reads '
+            "4:00:00 as the number 14400)."
+        )
+    if not TIME_LIMIT.fullmatch(executor.time_limit):
+        raise StudyError(f"{shown}: time_limit {executor.time_limit!r} is not a format of sbatch's --time.")
+    if executor.poll_seconds <= 0:
+        raise StudyError(f"{shown}: poll_seconds must be above 0.")
+
+
+def _string_fields(schema: type) -> set[str]:
+    return {f.name for f in fields(schema) if f.type in (str, str | None)}

@@ -32,7 +32,7 @@ def _execute(root: str, run_: Planned):
 
 def _check_reachable(address: str) -> None:
     """A head that does not answer fails in seconds (Ray itself retries for minutes)."""
-    host, _, port = address.rpartition(":")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         return  # `auto`, or an address Ray reads some other way
     try:
@@ -49,7 +49,7 @@ def outcomes(todo: list[Planned], settings: Ray, cores: int) -> Iterator:
     started_here = settings.address == "local"
     if not started_here:
         _check_reachable(settings.address)
-        if "RAY_AUTH_MODE" not in os.environ and TOKEN.is_file():
+        if "RAY_AUTH_MODE" not in os.environ and (TOKEN.is_file() or "RAY_AUTH_TOKEN" in os.environ):
             # `ray start` turns token authentication on when it finds a token here, but a driver
             # that connects does not look for one unless told to before Ray loads (Ray 2.60).
             os.environ["RAY_AUTH_MODE"] = "token"
@@ -65,10 +65,12 @@ def outcomes(todo: list[Planned], settings: Ray, cores: int) -> Iterator:
         ) from None
     from .tier import LOG_EVERY, Outcome
 
-    env = {name: os.environ[name] for name in WORKER_ENV if name in os.environ}
+    # Every run of the study starts with hash seed 0 (dvc.yaml, the nox sessions).
+    env = {"PYTHONHASHSEED": "0"} | {name: os.environ[name] for name in WORKER_ENV if name in os.environ}
     try:
         ray.init(
-            address=None if started_here else settings.address,
+            # "local": a new cluster of this machine, even where `ray start` runs one.
+            address=settings.address,
             num_cpus=cores if started_here else None,
             include_dashboard=False,
             log_to_driver=False,
@@ -83,18 +85,22 @@ def outcomes(todo: list[Planned], settings: Ray, cores: int) -> Iterator:
     try:
         threads = max(run_.resolved["threads"] for run_ in todo)
         resources = {"CPU": settings.cpus_per_run or threads, "GPU": settings.gpus_per_run}
-        have = ray.cluster_resources()
-        lacking = [f"{need:g} {name}" for name, need in resources.items() if need > have.get(name, 0)]
-        if lacking:
+        if settings.memory_per_run_gb:
+            resources["memory"] = settings.memory_per_run_gb * 2**30
+        # A run fits on one node or waits for ever: compare with the largest node, not the sum.
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        if not any(all(need <= node.get(name, 0) for name, need in resources.items()) for node in nodes):
+            biggest = max(nodes, key=lambda node: node.get("CPU", 0), default={})
             raise StudyError(
-                f"each run asks for {' and '.join(lacking)}, more than the Ray cluster has "
-                f"({have.get('CPU', 0):g} CPU, {have.get('GPU', 0):g} GPU): set executor.cpus_per_run or "
-                "executor.gpus_per_run. Nothing was started."
+                f"each run asks for {resources['CPU']:g} CPU and {resources['GPU']:g} GPU, and no "
+                f"node of the Ray cluster has that (the largest: {biggest.get('CPU', 0):g} CPU, "
+                f"{biggest.get('GPU', 0):g} GPU): set executor.cpus_per_run or executor.gpus_per_run. "
+                "Nothing was started."
             )
         task = ray.remote(_execute).options(
             num_cpus=resources["CPU"],
             num_gpus=resources["GPU"],
-            memory=int(settings.memory_per_run_gb * 2**30) if settings.memory_per_run_gb else None,
+            memory=int(resources["memory"]) if "memory" in resources else None,
             max_retries=0,
         )
         pending = {task.remote(str(paths.ROOT), run_): run_ for run_ in todo}

@@ -29,6 +29,8 @@ class Planned:
     config: object = field(repr=False)
     resolved: dict = field(repr=False)
     identity: Identity = field(repr=False)
+    # Start in an empty folder even where an interrupted attempt could be resumed (--rerun-all).
+    fresh: bool = field(default=False, repr=False)
 
     @property
     def name(self) -> str:

@@ -53,14 +53,17 @@ def write_json(path: Path, content: dict) -> None:
 STARTED = "started.json"
 
 
-def prepare_folder(folder: Path, key: identity.Identity, keep: frozenset[str] = frozenset()) -> None:
+def prepare_folder(
+    folder: Path, key: identity.Identity, keep: frozenset[str] = frozenset(), fresh: bool = False
+) -> None:
     """An empty folder for a run (but for the entries named in `keep`); or, for a run that was
     interrupted with the same identity, the folder as it left it: its checkpoints, and its log,
-    which the new attempt goes on. A finished run, or one of another identity, starts afresh."""
+    which the new attempt goes on. A finished run, one of another identity, or any run when
+    `fresh` (`--rerun-all`), starts afresh."""
     started = folder / STARTED
     expected = json_text(key.record())
     interrupted = folder.is_dir() and not (folder / "metrics.json").exists()
-    if interrupted and started.is_file() and started.read_text(encoding="utf-8") == expected:
+    if not fresh and interrupted and started.is_file() and started.read_text(encoding="utf-8") == expected:
         return
     folder.mkdir(parents=True, exist_ok=True)
     for entry in folder.iterdir():

@@ -15,6 +15,7 @@ SLURM's accounting (sacct) is optional: where it is off, the reason comes from
 `scontrol show job` (which remembers a job for minutes) or the job's log.
 """
 
+import contextlib
 import getpass
 import json
 import os
@@ -23,6 +24,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -57,12 +59,12 @@ class Submission:
             return None
 
 
-def _command(*args: str, timeout: float = 60) -> subprocess.CompletedProcess | None:
+def _command(*args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess | None:
     """A SLURM command's result; None where SLURM's commands are not installed."""
     if shutil.which(args[0]) is None:
         return None
     try:
-        return subprocess.run(args, capture_output=True, text=True, check=False, timeout=timeout)
+        return subprocess.run(args, capture_output=True, text=True, check=False, timeout=timeout, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise StudyError(f"`{' '.join(args)}` did not answer in {timeout:.0f} s: is SLURM up?") from None
 
@@ -70,8 +72,9 @@ def _command(*args: str, timeout: float = 60) -> subprocess.CompletedProcess | N
 def live_jobs(strict: bool = True) -> dict[str, str] | None:
     """This user's jobs that SLURM still holds, each array task apart: {"812_3": "RUNNING", ...}.
 
-    None where there is no SLURM to ask (no squeue, or, unless `strict`, one that fails): no job
-    of it can be writing here.
+    None where SLURM is not installed: no job of it can be writing here. A squeue that fails
+    raises, unless not `strict` (for `status`), as a SLURM that cannot answer now may well have
+    jobs running.
     """
     result = _command("squeue", "--noheader", "--array", "--format=%i %T", f"--user={getpass.getuser()}")
     if result is None:
@@ -79,7 +82,11 @@ def live_jobs(strict: bool = True) -> dict[str, str] | None:
     if result.returncode != 0:
         if not strict:
             return None
-        raise StudyError(f"squeue failed: {result.stderr.strip().splitlines()[-1:] or result.stdout.strip()}")
+        said = (result.stderr.strip() or result.stdout.strip() or "no message").splitlines()[-1]
+        raise StudyError(
+            f"squeue failed ({said}), so whether runs submitted to SLURM are still running is unknown: "
+            "run this where SLURM answers, or delete their submitted.json if their jobs are gone."
+        )
     return dict(line.split(maxsplit=1) for line in result.stdout.splitlines() if line.strip())
 
 
@@ -130,13 +137,13 @@ class Sorted:
     busy: list[tuple[Planned, Submission, str]]  # in SLURM under an older identity (with its state)
     ended: list[tuple[Planned, Submission]]  # submitted with this identity, ended unfinished
     new: list[Planned]  # never submitted, or submitted under an older identity that ended
+    finished: list[Planned]  # its job finished it since the tier command looked
 
 
-def sort(todo: list[Planned], strict: bool = True) -> Sorted:
-    """`strict`: fail where SLURM cannot be asked (the slurm executor needs it; the others do not)."""
+def sort(todo: list[Planned]) -> Sorted:
     submissions = {run_.name: Submission.of(run_.folder) for run_ in todo}
-    live = (live_jobs(strict) if any(submissions.values()) else None) or {}
-    result = Sorted([], [], [], [])
+    live = (live_jobs() if any(submissions.values()) else None) or {}
+    result = Sorted([], [], [], [], [])
     for run_ in todo:
         submission = submissions[run_.name]
         if submission is None:
@@ -146,6 +153,8 @@ def sort(todo: list[Planned], strict: bool = True) -> Sorted:
                 result.waiting.append((run_, submission))
             else:
                 result.busy.append((run_, submission, live[submission.job]))
+        elif state(run_)[0] == "done":  # it finished between the plan and squeue's answer
+            result.finished.append(run_)
         elif submission.identity == run_.identity.key:
             result.ended.append((run_, submission))
         else:
@@ -154,14 +163,20 @@ def sort(todo: list[Planned], strict: bool = True) -> Sorted:
 
 
 def whereabouts(runs: list[Planned]) -> dict[str, str]:
-    """For `status`: where SLURM has each submitted run that is not done (by run name)."""
-    sorted_ = sort(runs, strict=False)
-    live = live_jobs(strict=False) or {} if sorted_.waiting or sorted_.busy else {}
-    said = {run_.name: f"SLURM job {sub.job}, {live.get(sub.job, '?')}" for run_, sub in sorted_.waiting}
-    said |= {
-        run_.name: f"SLURM job {sub.job} of an older identity, {state}" for run_, sub, state in sorted_.busy
-    }
-    said |= {run_.name: f"SLURM job {sub.job}: {why_ended(sub)}" for run_, sub in sorted_.ended}
+    """For `status`: what SLURM has of each submitted run that is not done (by run name)."""
+    submitted = [(run_, sub) for run_ in runs if (sub := Submission.of(run_.folder)) is not None]
+    live = live_jobs(strict=False) if submitted else {}
+    said = {}
+    for run_, sub in submitted:
+        older = "" if sub.identity == run_.identity.key else ", of an older identity"
+        if live is None:
+            said[run_.name] = f"submitted as SLURM job {sub.job}; SLURM does not answer here"
+        elif sub.job in live:
+            said[run_.name] = f"SLURM job {sub.job}, {live[sub.job]}{older}"
+        elif older:
+            said[run_.name] = f"SLURM job {sub.job} ended{older}"
+        else:
+            said[run_.name] = f"SLURM job {sub.job}: {why_ended(sub)}"
     return said
 
 
@@ -185,7 +200,7 @@ def check_shared(settings: Slurm, python: Path) -> None:
         if not path.exists():
             raise StudyError(f"{what} is not at {path}: nothing was submitted.")
     nodes = partition_nodes(settings.partition)
-    if nodes <= {socket.gethostname(), socket.getfqdn()}:
+    if nodes and nodes <= {socket.gethostname(), socket.getfqdn()}:
         return  # every job runs here
     for what, path in needed.items():
         kind = filesystem(path.resolve())
@@ -238,29 +253,34 @@ def environment() -> Path:
         check=False,
     )
     if result.returncode != 0:
-        raise StudyError(f"`uv sync` failed, so nothing was submitted: {result.stderr.strip()}")
+        said = (result.stderr.strip() or "no message").splitlines()[-1]
+        raise StudyError(f"`uv sync` failed, so nothing was submitted: {said}")
     return paths.ROOT / ".venv" / "bin" / "python"
 
 
-def script(tier: str, runs: list[Planned], settings: Slurm, python: Path, log_dir: Path) -> str:
+def script(tier: str, runs: list[Planned], settings: Slurm, python: Path) -> str:
     """The job array's sbatch script: task i runs runs[i] (variant, seed, identity)."""
     threads = max(run_.resolved["threads"] for run_ in runs)
     array = f"0-{len(runs) - 1}" + (f"%{settings.max_parallel}" if settings.max_parallel else "")
+    name = re.sub(r"[^\w.-]", "_", f"{paths.ROOT.name}-{tier}")
     options = [
-        f"--job-name={paths.ROOT.name}-{tier}",
+        f"--job-name={name}",
         f"--array={array}",
         "--ntasks=1",
         f"--cpus-per-task={settings.cpus_per_run or threads}",
         f"--mem={settings.memory_per_run}",
         f"--time={settings.time_limit}",
-        f"--output={log_dir}/%A_%a.out",
+        # Relative to the folder sbatch is run from, the study's root: no path with spaces here.
+        f"--output={log_folder(tier).relative_to(paths.ROOT).as_posix()}/%A_%a.out",
     ]
     options += [f"--partition={settings.partition}"] if settings.partition else []
     options += [f"--account={settings.account}"] if settings.account else []
     options += [f"--gres=gpu:{settings.gpus_per_run}"] if settings.gpus_per_run else []
     options += settings.sbatch_options
     root, py = shlex.quote(str(paths.ROOT)), shlex.quote(str(python))
-    exports = " ".join(f"{name}={shlex.quote(os.environ[name])}" for name in JOB_ENV if name in os.environ)
+    # Every run of the study starts with hash seed 0 (dvc.yaml, the nox sessions).
+    env = {"PYTHONHASHSEED": "0"} | {name: os.environ[name] for name in JOB_ENV if name in os.environ}
+    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
 
     def array_of(values: list) -> str:
         return " ".join(shlex.quote(str(value)) for value in values)
@@ -272,44 +292,83 @@ def script(tier: str, runs: list[Planned], settings: Slurm, python: Path, log_di
         *(f"#SBATCH {option}" for option in options),
         "",
         "# The study, its environment and its data must be visible here, at the same paths.",
-        f'cd {root} || {{ echo "error: $(hostname) cannot see the study at {root}"; exit 3; }}',
-        f'[ -x {py} ] || {{ echo "error: $(hostname) cannot see the study\'s environment {py}"; exit 3; }}',
+        f'if ! cd {root}; then echo "error: $(hostname) cannot see the study at {root}"; exit 3; fi',
+        f'if [ ! -x {py} ]; then echo "error: $(hostname) cannot see the environment {py}"; exit 3; fi',
         *settings.setup,
         f"VARIANTS=({array_of([run_.variant for run_ in runs])})",
         f"SEEDS=({array_of([run_.seed for run_ in runs])})",
         f"IDENTITIES=({array_of([run_.identity.key for run_ in runs])})",
         "i=$SLURM_ARRAY_TASK_ID",
-        *([f"export {exports}"] if exports else []),
-        f'exec {py} -m study_machinery job {shlex.quote(tier)} "${{VARIANTS[$i]}}" "${{SEEDS[$i]}}" '
-        '"${IDENTITIES[$i]}"',
+        f"export {exports}",
+        f"exec {py} -m study_machinery job {shlex.quote(tier)} "
+        + '"${VARIANTS[$i]}" "${SEEDS[$i]}" "${IDENTITIES[$i]}"',
         "",
     ]
     return "\n".join(lines)
 
 
+def log_folder(tier: str) -> Path:
+    return JOBS_DIR / tier
+
+
+@contextlib.contextmanager
+def submitting(tier: str) -> Iterator[None]:
+    """One tier command at a time submits a tier's runs: two would both see a run as new."""
+    import fcntl  # POSIX only, as is SLURM
+
+    folder = log_folder(tier)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise StudyError(
+                f"another tier command is submitting or collecting tier {tier} (it holds "
+                f"{paths.shown(folder / '.lock')}): let it finish, or stop it first."
+            ) from None
+        yield
+
+
 def submit(tier: str, runs: list[Planned], settings: Slurm) -> str:
-    """Submit the runs as one job array; record the task of each in its folder. Returns the job id."""
+    """Submit the runs as one job array; record the task of each in its folder. Returns the job id.
+
+    The array is submitted held and released only once every run's folder records its task, so
+    that no job starts before the record that keeps it from being submitted twice; if recording
+    fails, the array is cancelled. A run to start afresh (`--rerun-all`) is emptied then too.
+    """
     python = environment()
     check_shared(settings, python)
-    log_dir = JOBS_DIR / tier
-    log_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = log_dir / f"{stamp}.sbatch"
-    path.write_text(script(tier, runs, settings, python, log_dir), encoding="utf-8")
-    result = _command("sbatch", "--parsable", str(path))
+    folder = log_folder(tier)
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".sbatch", delete=False) as file:
+        file.write(script(tier, runs, settings, python))
+    path = Path(file.name)
+    result = _command("sbatch", "--parsable", "--hold", str(path), cwd=paths.ROOT)
     if result is None:
+        path.unlink()
         raise StudyError("sbatch is not on PATH: run the tier command on the cluster's login node.")
     if result.returncode != 0:
-        raise StudyError(f"sbatch refused the job ({paths.shown(path)}): {result.stderr.strip()}")
+        said = (result.stderr.strip() or result.stdout.strip() or "no message").splitlines()[-1]
+        raise StudyError(f"sbatch refused the job array ({paths.shown(path)}); nothing was submitted: {said}")
     job = result.stdout.strip().split(";")[0]
+    path = path.rename(folder / f"{job}.sbatch")
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    for index, run_ in enumerate(runs):
-        run_.folder.mkdir(parents=True, exist_ok=True)
-        log = paths.shown(log_dir / f"{job}_{index}.out")
-        run.write_json(
-            run_.folder / SUBMITTED, asdict(Submission(f"{job}_{index}", run_.identity.key, log, now))
-        )
-    path.rename(log_dir / f"{job}.sbatch")
+    try:
+        for index, run_ in enumerate(runs):
+            if run_.fresh:
+                shutil.rmtree(run_.folder, ignore_errors=True)
+            run_.folder.mkdir(parents=True, exist_ok=True)
+            log = paths.shown(folder / f"{job}_{index}.out")
+            record = Submission(f"{job}_{index}", run_.identity.key, log, now)
+            run.write_json(run_.folder / SUBMITTED, asdict(record))
+        released = _command("scontrol", "release", job)
+        if released is None or released.returncode != 0:
+            said = released.stderr.strip() if released is not None else "no scontrol"
+            raise StudyError(f"`scontrol release {job}` failed: {said}")
+    except BaseException:
+        _command("scancel", job)
+        for run_ in runs:
+            (run_.folder / SUBMITTED).unlink(missing_ok=True)
+        raise
     return job
 
 
@@ -322,18 +381,49 @@ def wait(
     """
     left = {sub.job: (run_, sub) for run_, sub in waiting}
     while left:
-        live = live_jobs() or {}
+        live = _ask_patiently(poll_seconds)
         for job, (run_, sub) in list(left.items()):
             if state(run_)[0] == "done":
                 del left[job]
                 yield run_, None
             elif job not in live:
                 del left[job]
-                # The job may have written its result just before it left the queue.
-                yield (run_, None) if state(run_)[0] == "done" else (run_, why_ended(sub))
+                why = why_ended(sub)
+                # A job that ended well wrote its run's result, which a shared filesystem may
+                # show here only after its attribute cache expires (up to a minute on NFS).
+                if why.startswith(("COMPLETED", "ENDED")) and _appears(run_, within=NFS_DELAY):
+                    why = None
+                yield run_, why
         if left:
             yield None, None
             time.sleep(poll_seconds)
+
+
+# How long a file written on a compute node may take to show on a login node (NFS's attribute cache).
+NFS_DELAY = 60.0
+
+
+def _appears(run_: Planned, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            os.listdir(run_.folder)  # reading the folder renews NFS's view of it
+        if state(run_)[0] == "done":
+            return True
+        time.sleep(2)
+    return False
+
+
+def _ask_patiently(poll_seconds: float, tries: int = 4) -> dict[str, str]:
+    """squeue's answer; a controller too busy to answer once does not end a wait of hours."""
+    for attempt in range(tries):
+        try:
+            return live_jobs() or {}
+        except StudyError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(max(poll_seconds, 5) * 2**attempt)
+    return {}
 
 
 def detached_message(tier: str, job: str | None, submitted: int, waiting: int) -> str:

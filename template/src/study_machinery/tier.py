@@ -13,10 +13,10 @@ costs seconds); `slurm` as a SLURM job array (slurm.py); `ray` as Ray tasks (on_
 """
 
 import concurrent.futures
+import contextlib
 import logging
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 import traceback
@@ -43,10 +43,9 @@ class Outcome:
     log: str = ""
 
 
-def execute(run_: Planned) -> Outcome:
+def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
     """Run one planned run, its log in run.log; never raises for a run's error."""
-    # What a SLURM submission recorded stays: the tier command that collects the run reads it.
-    run.prepare_folder(run_.folder, run_.identity, keep=frozenset({slurm.SUBMITTED}))
+    run.prepare_folder(run_.folder, run_.identity, keep, fresh=run_.fresh)
     log_file = run_.folder / "run.log"
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
@@ -178,14 +177,32 @@ def run_tier(
     todo = [run_ for run_, (status, _) in zip(planned, states, strict=True) if status != "done"]
     if not todo:
         return
+    with contextlib.ExitStack() as stack:
+        if executor.kind is Kind.slurm:
+            stack.enter_context(slurm.submitting(tier))
+        _execute_tier(tier, planned, todo, executor, rerun_all, detach, resubmit)
+
+
+def _execute_tier(
+    tier: str,
+    planned: list[Planned],
+    todo: list[Planned],
+    executor: executors.Executor,
+    rerun_all: bool,
+    detach: bool,
+    resubmit: bool,
+) -> None:
     # Runs some SLURM job still holds are never run a second time beside it.
-    in_slurm = slurm.sort(todo, strict=executor.kind is Kind.slurm)
+    in_slurm = slurm.sort(todo)
     if executor.kind is not Kind.slurm or rerun_all:
         in_slurm.busy += [(run_, sub, "submitted") for run_, sub in in_slurm.waiting]
     slurm.refuse_busy(tier, in_slurm.busy, "so they are not run again beside them")
-    if rerun_all:  # nothing is resumed either
-        for run_ in todo:
-            shutil.rmtree(run_.folder, ignore_errors=True)
+    finished = {run_.name for run_ in in_slurm.finished}
+    todo = [run_ for run_ in todo if run_.name not in finished]
+    for run_ in todo if rerun_all else ():
+        # Nothing is resumed either. Each folder is emptied as its run starts (SLURM: once the
+        # jobs are submitted), so that a run not reached keeps its result.
+        run_.fresh = True
     started = time.perf_counter()
     failed: list[Outcome] = []
     if executor.kind is Kind.slurm:
@@ -268,7 +285,11 @@ def run_job(tier: str, variant: str, seed: int, identity: str) -> None:
             f"{run_.name}: its config, code, data or environment changed since it was submitted, so it "
             "was not run. Run the tier again to submit it as it is now."
         )
-    outcome = execute(run_)
+    if state(run_)[0] == "done":
+        print(f"{run_.name} is done already (its job ran twice?): kept as it is.", file=sys.stderr)
+        return
+    # What the submission recorded stays: the tier command that collects the run reads it.
+    outcome = execute(run_, keep=frozenset({slurm.SUBMITTED}))
     if outcome.error is not None:
         raise StudyError(f"{outcome.error} (log: {outcome.log})")
 

@@ -1,6 +1,7 @@
 """Executors: their settings checked before anything runs, and what the slurm executor decides
 from what SLURM says. (The template's own tests run tiers on a real SLURM and a real Ray.)"""
 
+import dataclasses
 import json
 import socket
 import subprocess
@@ -36,6 +37,8 @@ def test_every_tier_names_an_executor_that_loads():
         ("ray", ["executor.gpus_per_run=one"], "could not be converted to Float"),
         ("slurm", ["partition=gpu"], "an executor setting is written executor.KEY=VALUE"),
         ("slurm", ["executor.kind=ray"], "cannot be overridden"),
+        ("slurm", ["executor.time_limit=4 hours"], "is not a format of sbatch's --time"),
+        ("slurm", ["executor.poll_seconds=0"], "poll_seconds must be above 0"),
         ("slrum", [], "there is no conf/executor/slrum.yaml (executors: basic, cores, ray, slurm)"),
     ],
 )
@@ -50,9 +53,18 @@ def test_a_typo_in_an_executor_file_names_the_file(tmp_path):
     (tmp_path / "executor" / "cluster.yaml").write_text("kind: slurm\ntime_limt: 2:00:00\n")
     with pytest.raises(StudyError, match=r"cluster.yaml: Key 'time_limt' not in 'Slurm'"):
         executors.load("cluster", conf_dir=tmp_path)
+    # Unquoted, YAML reads 4:00:00 as 14400, which sbatch would take for 14400 minutes.
+    (tmp_path / "executor" / "cluster.yaml").write_text("kind: slurm\ntime_limit: 4:00:00\n")
+    with pytest.raises(StudyError, match=r"cluster.yaml: write time_limit in quotes"):
+        executors.load("cluster", conf_dir=tmp_path)
     (tmp_path / "executor" / "cluster.yaml").write_text("partition: gpu\n")
     with pytest.raises(StudyError, match="`kind` must be one of cores, basic, slurm, ray"):
         executors.load("cluster", conf_dir=tmp_path)
+
+
+def test_a_time_limit_on_the_command_line_is_taken_as_typed():
+    assert executors.load("slurm", ["executor.time_limit=4:00:00"]).time_limit == "4:00:00"
+    assert executors.load("slurm", ["executor.partition=3"]).partition == "3"
 
 
 def test_a_tier_of_template_0_5_names_its_executor_launcher(tmp_path):
@@ -84,15 +96,19 @@ def four_runs(planned_run):
 
 def test_runs_are_sorted_by_what_slurm_has_of_them(four_runs, monkeypatch):
     waiting, older, ended, new = four_runs
+    finished = dataclasses.replace(four_runs[0], folder=four_runs[0].folder.parent / "run_4", seed=4)
     submitted(waiting, "7_0")
     submitted(older, "7_1", identity="an older identity")
     submitted(ended, "7_2")
+    submitted(finished, "7_4")
+    assert tier.execute(finished, keep=frozenset({slurm.SUBMITTED})).error is None  # as its job would
     monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {"7_0": "RUNNING", "7_1": "PENDING"})
-    sorted_ = slurm.sort(four_runs)
+    sorted_ = slurm.sort([*four_runs, finished])
     assert [run_.name for run_, _ in sorted_.waiting] == [waiting.name]
     assert [(run_.name, state) for run_, _, state in sorted_.busy] == [(older.name, "PENDING")]
     assert [run_.name for run_, _ in sorted_.ended] == [ended.name]
     assert [run_.name for run_ in sorted_.new] == [new.name]
+    assert [run_.name for run_ in sorted_.finished] == [finished.name]
     with pytest.raises(StudyError, match=r"still SLURM jobs.*job 7_1, PENDING.*`scancel`"):
         slurm.refuse_busy("smoke", sorted_.busy, "so they are not run again beside them")
 
@@ -104,6 +120,16 @@ def test_a_tier_on_this_machine_never_runs_what_a_slurm_job_holds(four_runs, mon
     with pytest.raises(StudyError, match=r"1 runs of tier smoke are still SLURM jobs"):
         tier.run_tier("smoke", executor_name="basic")
     assert not (four_runs[0].folder / "metrics.json").exists()
+
+
+def test_where_slurm_does_not_answer_no_run_it_may_hold_executes(four_runs, monkeypatch):
+    submitted(four_runs[0], "9_0")
+    failing = subprocess.CompletedProcess([], 1, "", "squeue: error: Unable to contact slurm controller")
+    monkeypatch.setattr(slurm, "_command", lambda *args, **kwargs: failing)
+    monkeypatch.setattr(tier, "plan", lambda name, runs: four_runs)
+    with pytest.raises(StudyError, match=r"squeue failed \(squeue: error: Unable to contact slurm"):
+        tier.run_tier("smoke", executor_name="basic")
+    assert "SLURM job 9_0" in slurm.whereabouts(four_runs)[four_runs[0].name]
 
 
 STOPPED = "slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:05{} ***\n"
@@ -140,7 +166,7 @@ def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):
             "executor.setup=[module load cuda]",
         ],
     )
-    text = slurm.script("smoke", four_runs, settings, paths.ROOT / ".venv/bin/python", tmp_path)
+    text = slurm.script("smoke", four_runs, settings, paths.ROOT / ".venv/bin/python")
     for option in (
         "--array=0-3%2",
         "--cpus-per-task=1",
@@ -150,12 +176,12 @@ def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):
         "--account=lab",
         "--gres=gpu:1",
         "--qos=short",
-        f"--output={tmp_path}/%A_%a.out",
+        "--output=jobs/smoke/%A_%a.out",
     ):
         assert f"#SBATCH {option}\n" in text
     assert "\nmodule load cuda\n" in text
     assert f"IDENTITIES=({' '.join(run_.identity.key for run_ in four_runs)})" in text
-    assert "-m study_machinery job smoke" in text
+    assert "-m study_machinery job smoke" in text and "export PYTHONHASHSEED=0" in text
     script = tmp_path / "job.sbatch"
     script.write_text(text)
     syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
