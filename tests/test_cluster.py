@@ -89,25 +89,8 @@ def assert_same_recorded_result(study: Path) -> None:
     assert all(line[1:].startswith("Compute: 30 runs,") for line in edits), "\n".join(changed)
 
 
-def test_the_main_tier_on_slurm_gives_the_same_bits_and_result(study, slurm):
-    local = run_metrics(study, MAIN_TIER)
-    assert len(local) == 30
-    result = machinery(
-        study, "tier", MAIN_TIER, "executor=slurm", "executor.poll_seconds=1", "--rerun-all", **slurm
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "30 runs submitted as SLURM job array" in result.stderr
-    assert run_metrics(study, MAIN_TIER) == local
-    places = where(study, MAIN_TIER)
-    assert all(place["slurm"]["partition"] == "tests" for place in places)
-    assert len({place["slurm"]["array_job_id"] for place in places}) == 1
-    assert sorted(int(place["slurm"]["array_task_id"]) for place in places) == list(range(30))
-    assert_same_recorded_result(study)
-    compute = json.loads((study / "results" / MAIN_TIER / "compute.json").read_text())
-    assert compute["hosts"] == 1 and compute["runs"] == 30
-
-
 def test_the_main_tier_on_ray_gives_the_same_bits_and_result(study):
+    """First: the runs then hold no SLURM submission, which would need SLURM to answer."""
     local = run_metrics(study, MAIN_TIER)
     # Ray's sockets live under its temporary folder, and a socket's path has at most 107 bytes.
     temporary = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
@@ -131,6 +114,24 @@ def test_the_main_tier_on_ray_gives_the_same_bits_and_result(study):
     assert run_metrics(study, MAIN_TIER) == local
     assert all("ray" in place and "node_id" in place["ray"] for place in where(study, MAIN_TIER))
     assert_same_recorded_result(study)
+
+
+def test_the_main_tier_on_slurm_gives_the_same_bits_and_result(study, slurm):
+    local = run_metrics(study, MAIN_TIER)
+    assert len(local) == 30
+    result = machinery(
+        study, "tier", MAIN_TIER, "executor=slurm", "executor.poll_seconds=1", "--rerun-all", **slurm
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "30 runs submitted as SLURM job array" in result.stderr
+    assert run_metrics(study, MAIN_TIER) == local
+    places = where(study, MAIN_TIER)
+    assert all(place["slurm"]["partition"] == "tests" for place in places)
+    assert len({place["slurm"]["array_job_id"] for place in places}) == 1
+    assert sorted(int(place["slurm"]["array_task_id"]) for place in places) == list(range(30))
+    assert_same_recorded_result(study)
+    compute = json.loads((study / "results" / MAIN_TIER / "compute.json").read_text())
+    assert compute["hosts"] == 1 and compute["runs"] == 30
 
 
 def test_a_detached_tier_is_collected_later_and_a_cancelled_job_resubmitted_on_request(study, slurm):
