@@ -14,6 +14,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tasks"))
 from environment import OUTER_ENVIRONMENT, without_outer  # noqa: E402
+from slurm_cluster import slurm_cluster, why_not  # noqa: E402
 
 
 def copier_config() -> dict:
@@ -136,6 +137,19 @@ def generate(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Callab
         return copy_study(template, tmp_path_factory.mktemp("study") / "study", **answers)
 
     return _generate
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A real single-node SLURM cluster (slurmctld, slurmd, munge): the environment to reach it.
+
+    One per test module that asks for it; two modules' clusters coexist (their own ports, state).
+    """
+    reason = why_not()
+    if reason is not None:
+        pytest.skip(reason)
+    with slurm_cluster(tmp_path_factory.mktemp("slurm")) as env:
+        yield env
 
 
 def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:

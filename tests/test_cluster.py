@@ -6,8 +6,8 @@ be the same bits, so that the recorded result is the same. On SLURM a tier is al
 and left (--detach), one of its jobs cancelled, and collected: the cancelled run is named and
 submitted again only on request, and nothing is submitted twice.
 
-SLURM is Debian's slurm-wlm with munge, started here as root (.ci/run installs them); where
-that cannot be, the SLURM tests skip and say why.
+SLURM is Debian's slurm-wlm with munge, started here as root (the `slurm` fixture of
+conftest.py; .ci/run installs them); where that cannot be, the SLURM tests skip and say why.
 """
 
 import json
@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from conftest import copy_study, git, run
-from slurm_cluster import slurm_cluster, why_not
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 
@@ -32,16 +31,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    """A real single-node SLURM cluster (slurmctld, slurmd, munge): the environment to reach it."""
-    reason = why_not()
-    if reason is not None:
-        pytest.skip(reason)
-    with slurm_cluster(tmp_path_factory.mktemp("slurm")) as env:
-        yield env
 
 
 @pytest.fixture(scope="module")

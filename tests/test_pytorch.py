@@ -8,11 +8,12 @@ first install, and every step here trains networks.
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_study, git
+from conftest import copy_study, git, run
 from test_generate import expected_files
 from test_study import nox
 
@@ -80,3 +81,49 @@ def test_reproduce_verifies_the_main_result_in_a_clean_room_linked_to_uv_s_cache
     finally:
         shutil.rmtree(clean_room, ignore_errors=True)
     assert git(study, "status", "--porcelain") == ""
+
+
+def test_a_job_cancelled_mid_training_on_slurm_resumes_from_its_checkpoint(study, slurm, tmp_path):
+    """Preemption on a real SLURM: a job stopped mid-training, resubmitted on request, resumes
+    from its last checkpoint and ends with the bits of an uninterrupted run.
+
+    In a copy of the study (not its environment) with two variants and the medium scale (20
+    epochs, seconds a run): long enough to stop a run between its checkpoints.
+    """
+    copy = tmp_path / "study"
+    shutil.copytree(study, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv", ".nox"))
+    for variant in (copy / "conf/variant/ablation").glob("*.yaml"):
+        variant.unlink()
+    (copy / "conf/variant/baseline/mlp.yaml").unlink()
+    settings = yaml.safe_load((copy / "conf/study.yaml").read_text())
+    settings["tiers"]["medium"] = {"seeds": [0, 1]}
+    (copy / "conf/study.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    env = {"PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8", **slurm}
+    tier = ["uv", "run", "--frozen", "python", "-m", "study_machinery", "tier", "medium"]
+    on_slurm = ["executor=slurm", "executor.gpus_per_run=0", "executor.poll_seconds=1"]
+    local = run([*tier, "executor=cores"], copy, **env)
+    assert local.returncode == 0, local.stderr
+    runs = copy / "runs/medium"
+    uninterrupted = {path.relative_to(runs): path.read_bytes() for path in runs.rglob("metrics.json")}
+    assert len(uninterrupted) == 4
+
+    # One run at a time: the method's seed 0 first; stop it once it has saved a checkpoint.
+    detached = run([*tier, *on_slurm, "executor.max_parallel=1", "--rerun-all", "--detach"], copy, **env)
+    assert detached.returncode == 0, detached.stderr
+    folder = runs / "proposed/seed_0"
+    deadline = time.monotonic() + 120
+    while not (folder / "checkpoint.pt").exists():
+        assert time.monotonic() < deadline, "no checkpoint within two minutes"
+        time.sleep(0.1)
+    job = json.loads((folder / "submitted.json").read_text())["job"]
+    assert run(["scancel", job], copy, **env).returncode == 0
+
+    collected = run([*tier, *on_slurm], copy, **env)
+    assert collected.returncode == 1, collected.stderr
+    assert "proposed seed 0: SLURM: CANCELLED; not resubmitted (add --resubmit)" in collected.stderr
+    assert not (folder / "metrics.json").exists() and (folder / "checkpoint.pt").exists()
+
+    resubmitted = run([*tier, *on_slurm, "--resubmit"], copy, **env)
+    assert resubmitted.returncode == 0, resubmitted.stderr
+    assert "resumed from" in (folder / "run.log").read_text()
+    assert {path.relative_to(runs): path.read_bytes() for path in runs.rglob("metrics.json")} == uninterrupted

@@ -347,8 +347,11 @@ def submit(tier: str, runs: list[Planned], settings: Slurm) -> str:
         path.unlink()
         raise StudyError("sbatch is not on PATH: run the tier command on the cluster's login node.")
     if result.returncode != 0:
+        path.unlink()
         said = (result.stderr.strip() or result.stdout.strip() or "no message").splitlines()[-1]
-        raise StudyError(f"sbatch refused the job array ({paths.shown(path)}); nothing was submitted: {said}")
+        if "gres" in said and settings.gpus_per_run:
+            said += f" (it asked for {settings.gpus_per_run} GPU per run: without GPUs, executor.gpus_per_run=0)"
+        raise StudyError(f"sbatch refused the job array; nothing was submitted: {said}")
     job = result.stdout.strip().split(";")[0]
     path = path.rename(folder / f"{job}.sbatch")
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
