@@ -350,7 +350,8 @@ def submit(tier: str, runs: list[Planned], settings: Slurm) -> str:
         path.unlink()
         said = (result.stderr.strip() or result.stdout.strip() or "no message").splitlines()[-1]
         if "gres" in said and settings.gpus_per_run:
-            said += f" (it asked for {settings.gpus_per_run} GPU per run: without GPUs, executor.gpus_per_run=0)"
+            asked = settings.gpus_per_run
+            said += f" (it asked for {asked} GPU per run: without GPUs, executor.gpus_per_run=0)"
         raise StudyError(f"sbatch refused the job array; nothing was submitted: {said}")
     job = result.stdout.strip().split(";")[0]
     path = path.rename(folder / f"{job}.sbatch")
