@@ -52,7 +52,7 @@ def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
                 )
             provenance = json.loads((run_dir / "run.json").read_text())
             usage = {key: provenance[key] for key in USAGE[:3]}
-            # Runs recorded before template 0.6 did not say where they ran.
+            # Runs recorded before template 0.5 did not say where they ran.
             usage["host"] = provenance.get("where", {}).get("host", "unknown")
             rows.append({"variant": variant, "seed": seed, **metrics, **usage})
     if not rows and not missing:

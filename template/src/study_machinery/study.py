@@ -36,7 +36,7 @@ class Tolerance:
 
 
 class Launcher(Enum):
-    # Template 0.5 and older named the local executors here: the executor of the same name.
+    # Template 0.4 and older named the local executors here: the executor of the same name.
     cores = "cores"
     basic = "basic"
 

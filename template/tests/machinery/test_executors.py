@@ -67,7 +67,7 @@ def test_a_time_limit_on_the_command_line_is_taken_as_typed():
     assert executors.load("slurm", ["executor.partition=3"]).partition == "3"
 
 
-def test_a_tier_of_template_0_5_names_its_executor_launcher(tmp_path):
+def test_a_tier_of_template_0_4_names_its_executor_launcher(tmp_path):
     study = (paths.CONF_DIR / "study.yaml").read_text()
     (tmp_path / "study.yaml").write_text(study.replace("executor: basic", "launcher: basic"))
     assert "launcher: basic" in (tmp_path / "study.yaml").read_text()
