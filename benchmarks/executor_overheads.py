@@ -21,13 +21,12 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
 
 from common import copy_study, timed
-from slurm_cluster import slurm_cluster, why_not
+from slurm_cluster import free_port, slurm_cluster, why_not
 
 TIER = "small"
 
@@ -53,12 +52,6 @@ def measure(study: Path, label: str, settings: list[str], **env: str) -> dict:
         "runs": len(records),
         "metrics": {path.relative_to(runs): path.read_bytes() for path in runs.rglob("metrics.json")},
     }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ def why_not() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (for the tests' servers too)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -68,8 +69,8 @@ def slurm_cluster(folder: Path, partition: str = "tests") -> Iterator[dict[str, 
         "SlurmctldHost": host,
         "SlurmUser": "root",
         "AuthType": "auth/munge",
-        "SlurmctldPort": _free_port(),
-        "SlurmdPort": _free_port(),
+        "SlurmctldPort": free_port(),
+        "SlurmdPort": free_port(),
         "StateSaveLocation": folder / "state",
         "SlurmdSpoolDir": folder / "spool",
         "SlurmctldPidFile": folder / "slurmctld.pid",

@@ -12,25 +12,18 @@ conftest.py; .ci/run installs them); where that cannot be, the SLURM tests skip 
 
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from conftest import copy_study, git, run
+from conftest import copy_study, free_port, git, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 
 MAIN_TIER = "small"
 RESULT_FILES = ["metrics.json", "comparisons.json", "runs.csv", "table.md"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +78,7 @@ def test_the_main_tier_on_ray_gives_the_same_bits_and_result(study):
     temporary = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     synced = run(["uv", "sync", "--frozen", "--inexact", "--group=ray"], study)
     assert synced.returncode == 0, synced.stderr
-    port = _free_port()
+    port = free_port()
     head = run(
         [".venv/bin/ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
          "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temporary}"],

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import copy_study, git, run
+from conftest import copy_study, free_port, git, run
 from moto.server import ThreadedMotoServer
 from plumbum import local
 from test_study import nox
@@ -110,12 +110,6 @@ def test_an_s3_study_pushes_at_copy_and_a_strangers_clone_reproduces_from_s3(tem
     assert REPRODUCED in result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def ssh_server(tmp_path):
     """A real OpenSSH server on loopback that lets in two keys: the author's and a stranger's."""
@@ -129,7 +123,7 @@ def ssh_server(tmp_path):
     authorized = folder / "authorized_keys"
     authorized.write_text((folder / "author.pub").read_text() + (folder / "stranger.pub").read_text())
     authorized.chmod(0o600)
-    port = _free_port()
+    port = free_port()
     config = folder / "sshd_config"
     config.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\nPidFile {folder / 'sshd.pid'}\n"

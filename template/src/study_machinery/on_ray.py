@@ -14,13 +14,11 @@ from pathlib import Path
 
 from . import paths
 from .errors import StudyError
-from .executors import Ray
+from .executors import Ray, run_environment
 from .plan import Planned
 
 # Where Ray keeps the token of a cluster with token authentication (`ray get-auth-token`).
 TOKEN = Path.home() / ".ray" / "auth_token"
-# Set before Python starts in Ray's workers, as `dvc repro` sets them for a tier on this machine.
-WORKER_ENV = ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG")
 
 
 def _execute(root: str, run_: Planned):
@@ -65,8 +63,7 @@ def outcomes(todo: list[Planned], settings: Ray, cores: int) -> Iterator:
         ) from None
     from .tier import LOG_EVERY, Outcome
 
-    # Every run of the study starts with hash seed 0 (dvc.yaml, the nox sessions).
-    env = {"PYTHONHASHSEED": "0"} | {name: os.environ[name] for name in WORKER_ENV if name in os.environ}
+    env = run_environment()
     try:
         ray.init(
             # "local": a new cluster of this machine, even where `ray start` runs one.

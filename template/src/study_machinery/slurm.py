@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import paths, run
 from .errors import StudyError
-from .executors import Slurm
+from .executors import Slurm, run_environment
 from .plan import Planned, state
 
 # Beside a run's results: which array task was given it, under which identity.
@@ -40,8 +40,6 @@ SUBMITTED = "submitted.json"
 JOBS_DIR = paths.ROOT / "jobs"
 # Filesystems that only the machine that mounts them can see.
 LOCAL_ONLY = {"tmpfs", "ramfs", "devtmpfs"}
-# Set before Python starts in a job, as `dvc repro` sets them for a tier on this machine.
-JOB_ENV = ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG")
 
 
 @dataclass
@@ -278,9 +276,7 @@ def script(tier: str, runs: list[Planned], settings: Slurm, python: Path) -> str
     options += [f"--gres=gpu:{settings.gpus_per_run}"] if settings.gpus_per_run else []
     options += settings.sbatch_options
     root, py = shlex.quote(str(paths.ROOT)), shlex.quote(str(python))
-    # Every run of the study starts with hash seed 0 (dvc.yaml, the nox sessions).
-    env = {"PYTHONHASHSEED": "0"} | {name: os.environ[name] for name in JOB_ENV if name in os.environ}
-    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
+    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in run_environment().items())
 
     def array_of(values: list) -> str:
         return " ".join(shlex.quote(str(value)) for value in values)
