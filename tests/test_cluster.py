@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import copy_study, free_port, git, run
+from conftest import copy_study, git, run
+from slurm_cluster import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import copy_study, free_port, git, run
+from conftest import copy_study, git, run
 from moto.server import ThreadedMotoServer
 from plumbum import local
+from slurm_cluster import free_port
 from test_study import nox
 
 pytestmark = pytest.mark.slow
