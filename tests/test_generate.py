@@ -81,6 +81,8 @@ MACHINERY = [
     "cli",
     "compare",
     "contract",
+    "curves",
+    "epochs",
     "errors",
     "estimates",
     "executors",
@@ -110,11 +112,11 @@ RECORDED = {
     *(
         f"results/{tier}/{name}"
         for tier in ("smoke", "small")
-        for name in ("comparisons.json", "compute.json", "metrics.json", "runs.csv")
+        for name in ("comparisons.json", "compute.json", "curves.csv", "metrics.json", "runs.csv")
     ),
     # The main tier's report.
     *(f"results/small/{name}" for name in ("table.md", "table.tex", "differences.tex")),
-    *(f"results/small/figure.{kind}" for kind in ("png", "pdf")),
+    *(f"results/small/{name}.{kind}" for name in ("figure", "curves") for kind in ("png", "pdf")),
 }
 PAPER = {"paper/.gitignore", "paper/main.tex", "paper/references.bib"}
 

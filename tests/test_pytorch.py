@@ -83,6 +83,15 @@ def test_reproduce_verifies_the_main_result_in_a_clean_room_linked_to_uv_s_cache
     assert git(study, "status", "--porcelain") == ""
 
 
+def recorded(runs):
+    """Every run's metrics, and its scores of each epoch (recorded once) for the learning curves."""
+    return {
+        path.relative_to(runs): path.read_bytes()
+        for name in ("metrics.json", "epochs.json")
+        for path in runs.rglob(name)
+    }
+
+
 def test_a_job_cancelled_mid_training_on_slurm_resumes_from_its_checkpoint(study, slurm, tmp_path):
     """Preemption on a real SLURM: a job stopped mid-training, resubmitted on request, resumes
     from its last checkpoint and ends with the bits of an uninterrupted run.
@@ -104,8 +113,8 @@ def test_a_job_cancelled_mid_training_on_slurm_resumes_from_its_checkpoint(study
     local = run([*tier, "executor=cores"], copy, **env)
     assert local.returncode == 0, local.stderr
     runs = copy / "runs/medium"
-    uninterrupted = {path.relative_to(runs): path.read_bytes() for path in runs.rglob("metrics.json")}
-    assert len(uninterrupted) == 4
+    uninterrupted = recorded(runs)
+    assert len(uninterrupted) == 8
 
     # One run at a time: the method's seed 0 first; stop it once it has saved a checkpoint.
     detached = run([*tier, *on_slurm, "executor.max_parallel=1", "--rerun-all", "--detach"], copy, **env)
@@ -126,4 +135,4 @@ def test_a_job_cancelled_mid_training_on_slurm_resumes_from_its_checkpoint(study
     resubmitted = run([*tier, *on_slurm, "--resubmit"], copy, **env)
     assert resubmitted.returncode == 0, resubmitted.stderr
     assert "resumed from" in (folder / "run.log").read_text()
-    assert {path.relative_to(runs): path.read_bytes() for path in runs.rglob("metrics.json")} == uninterrupted
+    assert recorded(runs) == uninterrupted

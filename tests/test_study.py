@@ -4,6 +4,7 @@ These are the slow tests: each study locks its environment, runs its pipeline
 once at copy time and again in `nox -s reproduce`.
 """
 
+import csv
 import fnmatch
 import itertools
 import json
@@ -11,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -85,6 +87,38 @@ def test_the_first_commit_holds_the_recorded_result(study):
     readme = (folder / "README.md").read_text()
     assert "| proposed |" in readme and "![accuracy, macro_f1 per variant" in readme
     assert f"over n={answers.get('n_seeds', 5)} seeds" in readme
+    assert "![Learning curves per variant: train_loss, train_accuracy, test_loss, test_accuracy" in readme
+
+
+def test_the_learning_curves_agree_with_the_runs_records(default_study):
+    """curves.csv, from the runs' own epochs.json: the mean and n of every score at every epoch."""
+    with (default_study / "results/small/curves.csv").open() as handle:
+        curves = {(row["variant"], row["score"], int(row["epoch"])): row for row in csv.DictReader(handle)}
+    seen = {}
+    for path in sorted((default_study / "runs/small").rglob("epochs.json")):
+        variant = path.parent.parent.relative_to(default_study / "runs/small").as_posix()
+        for record in json.loads(path.read_text()):
+            for score, value in record.items():
+                if score != "epoch":
+                    seen.setdefault((variant, score, record["epoch"]), []).append(value)
+    # The MLP and its three ablations, four scores, 30 epochs, 5 seeds each; not k-NN nor logistic regression.
+    assert {variant for variant, _, _ in seen} == {
+        "proposed", "ablation/no_augmentation", "ablation/no_standardization", "ablation/no_weight_decay"
+    }
+    assert len(seen) == 4 * 4 * 30 and {len(values) for values in seen.values()} == {5}
+    assert set(curves) == set(seen)
+    for key, values in seen.items():
+        row = curves[key]
+        assert int(row["n"]) == len(values)
+        assert float(row["mean"]) == pytest.approx(statistics.fmean(values), rel=1e-12)
+        assert float(row["ci_low"]) <= float(row["mean"]) <= float(row["ci_high"])
+    summary = json.loads((default_study / "results/small/metrics.json").read_text())
+    for variant in {variant for variant, _, _ in seen}:
+        # The last epoch's test accuracy is the run's accuracy: the same network, the same images.
+        last = curves[(variant, "test_accuracy", 30)]
+        assert float(last["mean"]) == pytest.approx(summary[variant]["accuracy"]["mean"], rel=1e-12)
+    for kind, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+        assert (default_study / f"results/small/curves.{kind}").read_bytes().startswith(magic)
 
 
 def test_the_study_reproduces_right_after_copy(study):

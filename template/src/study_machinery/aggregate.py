@@ -10,6 +10,8 @@ cache because these files are small and are what a reader looks at:
   the proposed method with a 95% confidence interval and a p-value, paired by
   seed (the tables show this one) and unpaired (Welch); each p-value also
   adjusted by Holm's method over all the tier's comparisons of its kind (p_holm);
+- curves.csv: per variant, per-epoch score and epoch, the mean over the seeds with its 95%
+  confidence interval: the learning curves, from each run's epochs.json (curves.py);
 - compute.json: the compute spent inside the runs, in CPU and GPU hours summed
   over the machines they ran on, and an estimate of its energy and carbon under the assumptions it states.
 """
@@ -20,7 +22,7 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
-from . import paths
+from . import curves, paths
 from .errors import StudyError
 from .estimates import describe, difference, holm, paired_difference
 from .study import METHOD, ComputeAssumptions, load_study, variants
@@ -143,7 +145,11 @@ def compute_used(rows: list[dict], assumptions: ComputeAssumptions) -> dict:
 
 
 def write_results(
-    rows: list[dict], names: list[str], results_dir: Path, assumptions: ComputeAssumptions
+    rows: list[dict],
+    names: list[str],
+    results_dir: Path,
+    assumptions: ComputeAssumptions,
+    learning: list[dict] | None = None,
 ) -> None:
     # Everything is computed before anything is written: a failure leaves no half-written result.
     summaries = {
@@ -163,11 +169,14 @@ def write_results(
         writer.writerows(rows)
     for name, content in summaries.items():
         (results_dir / name).write_text(json.dumps(content, indent=2) + "\n")
+    curves.write_table(learning or [], results_dir / "curves.csv")
 
 
 def aggregate_tier(tier: str) -> None:
     """runs/TIER/ into results/TIER/, for every variant and seed the study lists."""
     study = load_study()
     names = variants()
-    rows = collect(paths.runs_dir(tier), names, study.tiers[tier].seeds)
-    write_results(rows, names, paths.results_dir(tier), study.compute)
+    seeds = study.tiers[tier].seeds
+    rows = collect(paths.runs_dir(tier), names, seeds)
+    learning = curves.summarise(paths.runs_dir(tier), names, seeds)
+    write_results(rows, names, paths.results_dir(tier), study.compute, learning)

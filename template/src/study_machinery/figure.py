@@ -6,7 +6,9 @@ line. The title, axis labels and the caption under the panels say what is
 plotted, so the figure reads the same wherever it is pasted.
 """
 
+import contextlib
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,14 +64,16 @@ def draw(recorded: Recorded, seeds_vary: str) -> "Figure":
     return figure
 
 
-def write(recorded: Recorded, seeds_vary: str, folder: Path) -> None:
-    """figure.png and figure.pdf, without the dates and versions that would change their bytes."""
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """matplotlib's defaults, not the local matplotlibrc: a figure looks the same on every machine."""
     import matplotlib.style
 
-    # matplotlib's defaults, not the local matplotlibrc: the figure looks the same on every machine.
     with matplotlib.style.context("default"):
-        figure = draw(recorded, seeds_vary)
-        figure.savefig(folder / "figure.png", dpi=200, metadata={"Software": None})
-        figure.savefig(
-            folder / "figure.pdf", metadata={"Creator": None, "Producer": None, "CreationDate": None}
-        )
+        yield
+
+
+def save(figure: "Figure", folder: Path, name: str) -> None:
+    """NAME.png and NAME.pdf, without the dates and versions that would change their bytes."""
+    figure.savefig(folder / f"{name}.png", dpi=200, metadata={"Software": None})
+    figure.savefig(folder / f"{name}.pdf", metadata={"Creator": None, "Producer": None, "CreationDate": None})

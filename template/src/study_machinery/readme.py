@@ -1,7 +1,7 @@
 """The README's results section, regenerated from the main tier's recorded result.
 
 `python -m study_machinery readme` rewrites what stands between the two markers
-in README.md (the tables of results/<tier>/table.md and the figure); `--check`
+in README.md (the tables of results/<tier>/table.md, the figure and the learning curves); `--check`
 only says whether it is in sync (the tests use it). Nothing outside the
 markers is touched.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import paths, tables
 from .errors import StudyError
-from .results import ResultsError, load
+from .results import Recorded, ResultsError, load
 from .study import load_study
 
 BEGIN = "<!-- results:begin -->"
@@ -19,13 +19,23 @@ END = "<!-- results:end -->"
 
 
 def section(results_dir: Path, tier: str, seeds_vary: str) -> str:
-    """The tables and the figure of a recorded result, as they stand in the README."""
+    """The tables and the figures of a recorded result, as they stand in the README."""
     recorded = load(results_dir, tier)
-    if not (results_dir / "figure.png").is_file():
-        raise ResultsError(f"{results_dir / 'figure.png'} is missing: run `uvx nox -s record`.")
+    for name in ("figure.png", "curves.png"):
+        if not (results_dir / name).is_file():
+            raise ResultsError(f"{results_dir / name} is missing: run `uvx nox -s record`.")
+    return section_of(recorded, seeds_vary)
+
+
+def section_of(recorded: Recorded, seeds_vary: str) -> str:
     metrics = ", ".join(recorded.metrics)
     alt = f"{metrics} per variant: means with 95% confidence intervals over the seeds"
-    return f"{tables.markdown(recorded, seeds_vary)}\n![{alt}]({recorded.shown('figure.png')})"
+    section = f"{tables.markdown(recorded, seeds_vary)}\n![{alt}]({recorded.shown('figure.png')})\n"
+    if not recorded.curves:
+        return section + "\nNo variant reports per-epoch scores, so there are no learning curves."
+    scores = ", ".join(dict.fromkeys(row["score"] for row in recorded.curves))
+    alt = f"Learning curves per variant: {scores} per epoch, means over the seeds with 95% confidence bands"
+    return section + f"\n![{alt}]({recorded.shown('curves.png')})"
 
 
 def with_section(readme: str, content: str, readme_path: Path) -> str:

@@ -3,11 +3,14 @@
 Writes, into results/<tier>/ beside the numbers they show:
 - table.md: both tables with captions, the README's results section;
 - table.tex, differences.tex: the same as booktabs tables for a paper;
-- figure.png, figure.pdf: the result as a figure (see figure.py).
+- figure.png, figure.pdf: the result as a figure (see figure.py);
+- curves.png, curves.pdf: the learning curves (see curves.py).
 """
 
-from . import figure, paths, tables
-from .results import load
+from pathlib import Path
+
+from . import curves, figure, paths, tables
+from .results import Recorded, load
 from .study import load_study
 
 
@@ -18,4 +21,10 @@ def write_report(tier: str) -> None:
     (folder / "table.md").write_text(tables.markdown(recorded, study.seeds_vary), encoding="utf-8")
     (folder / "table.tex").write_text(tables.latex_results(recorded, study.seeds_vary), encoding="utf-8")
     (folder / "differences.tex").write_text(tables.latex_differences(recorded), encoding="utf-8")
-    figure.write(recorded, study.seeds_vary, folder)
+    write_figures(recorded, study.seeds_vary, folder)
+
+
+def write_figures(recorded: Recorded, seeds_vary: str, folder: Path) -> None:
+    with figure.style():
+        figure.save(figure.draw(recorded, seeds_vary), folder, "figure")
+        figure.save(curves.draw(recorded, seeds_vary), folder, "curves")

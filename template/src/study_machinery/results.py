@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from . import curves, paths
 from .errors import StudyError
 from .study import METHOD
 
@@ -35,6 +35,8 @@ class Recorded:
     compute: dict
     # One row per run: variant, seed and every metric.
     runs: list[dict[str, str]]
+    # One row per variant, per-epoch score and epoch: the learning curves (curves.py).
+    curves: list[dict]
 
     @property
     def metrics(self) -> list[str]:
@@ -53,7 +55,8 @@ class Recorded:
 
 def load(folder: Path, tier: str | None = None) -> Recorded:
     """Read results/<tier>/; raise ResultsError naming the file and the entry that is missing."""
-    files = {name: folder / name for name in ("metrics.json", "comparisons.json", "compute.json", "runs.csv")}
+    names = ("metrics.json", "comparisons.json", "compute.json", "runs.csv", "curves.csv")
+    files = {name: folder / name for name in names}
     for path in files.values():
         if not path.is_file():
             raise ResultsError(f"{path} is missing: run `uvx nox -s record` to record the result.")
@@ -75,7 +78,11 @@ def load(folder: Path, tier: str | None = None) -> Recorded:
         raise ResultsError(f"{files['compute.json']} lacks {', '.join(missing)}.")
     with files["runs.csv"].open(newline="") as handle:
         runs = list(csv.DictReader(handle))
-    return Recorded(tier or folder.name, folder, summary, comparisons, compute, runs)
+    try:
+        learning = curves.read_table(files["curves.csv"])
+    except (KeyError, ValueError) as error:
+        raise ResultsError(f"{files['curves.csv']} is not a table of learning curves ({error}).") from None
+    return Recorded(tier or folder.name, folder, summary, comparisons, compute, runs, learning)
 
 
 def _json(path: Path) -> dict:

@@ -18,7 +18,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from . import contract, identity, paths, provenance
+from . import contract, epochs, identity, paths, provenance
 from .study import SEED_RULE, valid_seed
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def execute(config: object, resolved: dict, folder: Path, key: identity.Identity
     contract.load()
     provenance.watch_accelerator()
     started, clock = _now(), time.perf_counter()
-    metrics = contract.run(config, folder)
+    metrics = contract.run(config, folder, epochs.Recorder(folder))
     seconds = time.perf_counter() - clock
     accelerator = provenance.accelerator()
     gpus = 1 if accelerator["device"] in ("cuda", "mps") else 0

@@ -2,16 +2,18 @@
 
 import random
 import warnings
+from collections.abc import Callable
 
 import numpy as np
+from sklearn.base import ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from .config import Config, Scaler
 from .data import add_shifted_copies, load_prepared, split
-from .models import build_model
+from .models import EpochMLPClassifier, build_model
 
 METRICS = ("accuracy", "macro_f1")
 
@@ -26,19 +28,42 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def run(config: Config) -> dict[str, float]:
-    """Train the configured model on one seed's split and score it on the test set."""
+def epoch_scores(model: ClassifierMixin, features: np.ndarray, labels: np.ndarray, split: str) -> dict:
+    """The cross-entropy and accuracy of `model` on one split, as the learning curves show them."""
+    probabilities = model.predict_proba(features)
+    predicted = model.classes_[probabilities.argmax(axis=1)]
+    return {
+        f"{split}_loss": float(log_loss(labels, probabilities, labels=model.classes_)),
+        f"{split}_accuracy": float(accuracy_score(labels, predicted)),
+    }
+
+
+def run(config: Config, on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
+    """Train the configured model on one seed's split and score it on the test set.
+
+    A model trained in epochs (the MLP) reports each one to `on_epoch`: its loss and accuracy on
+    the training split and on the test split, for the learning curves.
+    """
     seed_everything(config.seed)
     features, labels = load_prepared(config.data.path)
     train_x, test_x, train_y, test_y = split(features, labels, config.data, config.seed)
+    # The learning curves score the training images without their shifted copies, as the test
+    # images are: a fifth of the cost, and the gap between the curves shows overfitting, not the
+    # shifted images being harder.
+    seen_x, seen_y = train_x, train_y
     train_x, train_y = add_shifted_copies(
         train_x, train_y, config.data.image_shape, config.augmentation.shift_pixels
     )
     if config.preprocessing.scaler is Scaler.standard:
         scaler = StandardScaler().fit(train_x)
-        train_x, test_x = scaler.transform(train_x), scaler.transform(test_x)
+        train_x, test_x, seen_x = (scaler.transform(x) for x in (train_x, test_x, seen_x))
 
     model = build_model(config.model, config.training, config.seed)
+    if isinstance(model, EpochMLPClassifier) and on_epoch is not None:
+        model.after_epoch = lambda epoch: on_epoch(
+            epoch,
+            epoch_scores(model, seen_x, seen_y, "train") | epoch_scores(model, test_x, test_y, "test"),
+        )
     with threadpool_limits(limits=config.threads), warnings.catch_warnings():
         # The MLP trains for a fixed number of epochs on purpose (see models.py).
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from study_machinery import figure, latex, paths, tables
+from study_machinery import curves, figure, latex, paths, report, tables
 from study_machinery.estimates import describe, difference, holm, paired_difference
 from study_machinery.results import ResultsError, load
 
@@ -127,11 +127,15 @@ def test_tables_state_what_the_numbers_are():
     assert r"\label{tab:differences}" in tables.latex_differences(recorded)
 
 
-def test_the_figure_is_written_as_png_and_pdf(tmp_path):
-    figure.write(load(SMOKE), "the split", tmp_path)
-    assert (tmp_path / "figure.png").read_bytes().startswith(b"\x89PNG")
-    assert (tmp_path / "figure.pdf").read_bytes().startswith(b"%PDF")
+def test_the_figures_are_written_as_png_and_pdf(tmp_path):
+    report.write_figures(load(SMOKE), "the split", tmp_path)
+    for name in ("figure", "curves"):
+        assert (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+        assert (tmp_path / f"{name}.pdf").read_bytes().startswith(b"%PDF")
     assert "95% confidence interval of the mean" in figure.caption("the split")
+    assert "Not shown, as they do not train in epochs: baseline/knn." in curves.caption(
+        "the split", ["baseline/knn"]
+    )
 
 
 def _copy_of_smoke(tmp_path: Path) -> Path:

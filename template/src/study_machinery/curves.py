@@ -1,0 +1,120 @@
+"""Learning curves: each variant's per-epoch scores over the seeds, as a table and a figure.
+
+The aggregate stage writes results/<tier>/curves.csv from the runs' own epochs.json (epochs.py),
+whatever trackers the study uses: per variant, score and epoch, the mean over the seeds with the
+95% confidence interval of that mean (Student's t, as everywhere in the study) and n. The
+report stage draws it: one column per split (train beside test), one row per quantity (loss,
+accuracy), one line per variant with its band. Variants whose runs report no epochs (k-NN,
+logistic regression) are left out, and the caption names them.
+"""
+
+import csv
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import epochs, paths
+from .estimates import describe
+from .study import METHOD
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .results import Recorded
+
+COLUMNS = ("variant", "score", "epoch", "mean", "ci_low", "ci_high", "std", "n")
+
+
+def summarise(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
+    """One row per variant, score and epoch that at least two seeds reported (a spread needs two)."""
+    rows = []
+    for variant in names:
+        runs = [
+            {record["epoch"]: record for record in epochs.read(path)}
+            for seed in seeds
+            if (path := paths.run_dir(runs_dir, variant, seed) / epochs.EPOCHS).is_file()
+        ]
+        scores = list(dict.fromkeys(name for run in runs for record in run.values() for name in record))
+        for score in (name for name in scores if name != "epoch"):
+            for epoch in sorted({epoch for run in runs for epoch in run}):
+                values = [run[epoch][score] for run in runs if score in run.get(epoch, {})]
+                if len(values) >= 2:
+                    stats = describe(values)
+                    rows.append({"variant": variant, "score": score, "epoch": epoch, **stats})
+    return rows
+
+
+def write_table(rows: list[dict], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_table(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    numbers = {"epoch": int, "n": int, "mean": float, "ci_low": float, "ci_high": float, "std": float}
+    return [{**row, **{key: kind(row[key]) for key, kind in numbers.items()}} for row in rows]
+
+
+def caption(seeds_vary: str, left_out: list[str]) -> str:
+    text = (
+        "Lines: the mean over the seeds at each epoch; bands: the 95% confidence interval of that "
+        "mean (Student's t). Each column is the split the runs scored after every epoch. "
+        f"The seeds vary {seeds_vary}."
+    )
+    if left_out:
+        text += f" Not shown, as they do not train in epochs: {', '.join(left_out)}."
+    return text
+
+
+def draw(recorded: "Recorded", seeds_vary: str) -> "Figure":
+    # Imported here: matplotlib takes a second to import and only the report stage draws.
+    from matplotlib.figure import Figure
+
+    curves, variants = recorded.curves, list(recorded.summary)
+    shown = [variant for variant in variants if any(row["variant"] == variant for row in curves)]
+    left_out = [variant for variant in variants if variant not in shown]
+    panels = {epochs.split_of(row["score"]) for row in curves}
+    order = [*epochs.SPLITS, ""]
+    splits = sorted({split for split, _ in panels}, key=order.index)
+    quantities = sorted({quantity for _, quantity in panels})
+    width = 2.6 + 3.2 * max(len(splits), 1)
+    figure = Figure(figsize=(width, 1.2 + 2.4 * max(len(quantities), 1)), layout="constrained")
+    if not curves:
+        figure.text(0.5, 0.5, "No variant reports per-epoch scores.", ha="center", va="center")
+    else:
+        axes = figure.subplots(len(quantities), len(splits), sharex=True, sharey="row", squeeze=False)
+        for row, quantity in enumerate(quantities):
+            for column, split in enumerate(splits):
+                _panel(axes[row][column], curves, shown, f"{split}_{quantity}" if split else quantity)
+                if row == 0:
+                    axes[row][column].set_title(split or "score")
+            axes[row][0].set_ylabel(quantity)
+        for ax in axes[-1]:
+            ax.set_xlabel("epoch")
+        figure.legend(*axes[0][0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
+    figure.suptitle(f"Learning curves per variant ({recorded.tier} tier, n={recorded.seeds} seeds)")
+    # About 17 characters of 8-point text per inch of figure width.
+    figure.supxlabel(textwrap.fill(caption(seeds_vary, left_out), int(width * 17)), fontsize=8)
+    return figure
+
+
+def _panel(ax: "Axes", curves: list[dict], variants: list[str], score: str) -> None:
+    """One score's curves: a line and a band per variant, in the same colour in every panel."""
+    for index, variant in enumerate(variants):
+        points = [row for row in curves if row["variant"] == variant and row["score"] == score]
+        if not points:
+            continue
+        epoch = [row["epoch"] for row in points]
+        # The method on top of the others, and thicker: an ablation that changes little hides under it.
+        colour = f"C{index}"
+        width, order = (2.0, 3) if variant == METHOD else (1.0, 2)
+        ax.plot(
+            epoch, [row["mean"] for row in points], color=colour, linewidth=width, zorder=order, label=variant
+        )
+        low, high = [row["ci_low"] for row in points], [row["ci_high"] for row in points]
+        ax.fill_between(epoch, low, high, color=colour, alpha=0.2, linewidth=0)
+    ax.grid(alpha=0.3)
