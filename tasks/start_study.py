@@ -12,6 +12,7 @@ in place and the message says how to finish by hand.
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -99,7 +100,10 @@ def record(package: str) -> bool:
     # second import of scikit-learn takes 1 s instead of 2.5 s.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     run = ["uv", "run", "--frozen", "--no-sync"]
-    sync = ["uv", "sync", "--no-default-groups", "--group", "pipeline"]
+    # With the trackers' packages when the study has chosen any, so the first runs log to them.
+    chosen = re.search(r"(?m)^tracking\s*=", Path("pyproject.toml").read_text(encoding="utf-8"))
+    tracking = ["--group", "tracking"] if chosen else []
+    sync = ["uv", "sync", "--no-default-groups", "--group", "pipeline", *tracking]
     # From the packages uv already has, when they are enough (a fraction of a second,
     # and it works without a network); otherwise from the package index.
     from_cache = step("lock the dependencies from uv's cache", [*sync, "--offline"], env, quiet=True)

@@ -31,6 +31,7 @@ STATIC = {
     "conf/scale/small.yaml",
     "conf/scale/smoke.yaml",
     "conf/study.yaml",
+    "conf/tracking.yaml",
     "conf/variant/ablation/no_augmentation.yaml",
     "conf/variant/ablation/no_standardization.yaml",
     "conf/variant/baseline/logistic_regression.yaml",
@@ -42,7 +43,17 @@ STATIC = {
     "tests/machinery/conftest.py",
     *(
         f"tests/machinery/test_{name}.py"
-        for name in ("cli", "executors", "layout", "results", "runs", "statistics", "variants")
+        for name in (
+            "cli",
+            "curves",
+            "executors",
+            "layout",
+            "results",
+            "runs",
+            "statistics",
+            "tracking",
+            "variants",
+        )
     ),
 }
 # What differs with the framework: the models, their training, and the variants that name them.
@@ -102,6 +113,10 @@ MACHINERY = [
     "study",
     "tables",
     "tier",
+    "tracker_dvclive",
+    "tracker_mlflow",
+    "tracker_wandb",
+    "tracking",
     "verify",
 ]
 # What the first run adds to the first commit.

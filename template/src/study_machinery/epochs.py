@@ -30,6 +30,7 @@ class Recorder:
         # An interrupted attempt's epochs, which a resumed run goes on from.
         self.records = read(self.path) if self.path.is_file() else []
         self.forward = forward
+        self.forwarded = False
 
     def __call__(self, epoch: int, scores: Mapping[str, float]) -> None:
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
@@ -43,6 +44,11 @@ class Recorder:
                     f"on_epoch: score {name!r} of epoch {epoch} is not a number: {value!r}."
                 ) from None
         self.records = [record for record in self.records if record["epoch"] < epoch]
+        if self.forward is not None and not self.forwarded:
+            # A resumed run: the trackers start a run of their own, with the epochs it had.
+            for record in self.records:
+                self.forward(record["epoch"], {k: v for k, v in record.items() if k != "epoch"})
+            self.forwarded = True
         self.records.append({"epoch": epoch, **values})
         # Replaced by a rename, so never half-written; not synced to disk at every epoch (a run
         # killed by a power cut starts again from its last checkpoint and reports again from there).

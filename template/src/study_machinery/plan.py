@@ -31,6 +31,8 @@ class Planned:
     identity: Identity = field(repr=False)
     # Start in an empty folder even where an interrupted attempt could be resumed (--rerun-all).
     fresh: bool = field(default=False, repr=False)
+    # The tier it belongs to, which the trackers group its runs by.
+    tier: str | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -78,6 +80,7 @@ def plan(tier: str, runs: Path | None = None, conf_dir: Path = paths.CONF_DIR) -
                         OmegaConf.to_object(config),
                         resolved,
                         shared.of(resolved),
+                        tier=tier,
                     )
                 )
     _check_ablations(composed)

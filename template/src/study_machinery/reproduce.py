@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from . import paths
+from . import paths, tracking
 from .compare import compare, compare_claims, render, render_claims
 from .errors import StudyError
 from .study import load_study
@@ -91,6 +91,8 @@ def clean_env() -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # Hash randomisation is fixed before the interpreter starts, or not at all.
     env.update(PYTHONHASHSEED="0", DVC_NO_ANALYTICS="1")
+    # The clone's runs are checked, then deleted: not logged to any tracker (tracking.py).
+    env[tracking.SWITCH] = "off"
     return env
 
 

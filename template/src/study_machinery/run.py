@@ -18,7 +18,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from . import contract, epochs, identity, paths, provenance
+from . import contract, epochs, identity, paths, provenance, tracking
 from .study import SEED_RULE, valid_seed
 
 log = logging.getLogger(__name__)
@@ -76,16 +76,28 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def execute(config: object, resolved: dict, folder: Path, key: identity.Identity) -> dict[str, float]:
+def execute(
+    config: object, resolved: dict, folder: Path, key: identity.Identity, tier: str | None = None
+) -> dict[str, float]:
     """One run of the research code, recorded in `folder`: run.json, then metrics.json.
 
     metrics.json comes last: its presence is what marks a run as finished. run.json holds the
     run's identity and the hash of its metrics.json, so that an edited result reads as stale.
+    A run of a tier is also logged to the study's trackers (tracking.py), after its records.
     """
     contract.load()
     provenance.watch_accelerator()
+    with tracking.tracked(tier, resolved, key.key, folder) as trackers:
+        metrics = _timed(config, resolved, folder, key, trackers)
+        trackers.finish(metrics)
+    return metrics
+
+
+def _timed(
+    config: object, resolved: dict, folder: Path, key: identity.Identity, trackers: tracking.Run
+) -> dict[str, float]:
     started, clock = _now(), time.perf_counter()
-    metrics = contract.run(config, folder, epochs.Recorder(folder))
+    metrics = contract.run(config, folder, epochs.Recorder(folder, forward=trackers.epoch))
     seconds = time.perf_counter() - clock
     accelerator = provenance.accelerator()
     gpus = 1 if accelerator["device"] in ("cuda", "mps") else 0

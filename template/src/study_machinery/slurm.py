@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import paths, run
+from . import paths, run, tracking
 from .errors import StudyError
 from .executors import Slurm, run_environment
 from .plan import Planned, state
@@ -242,8 +242,9 @@ def environment() -> Path:
         if key not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
     }
     # --inexact: keep what else is installed there (the dev tools); --frozen: exactly uv.lock.
+    groups = [f"--group={group}" for group in ("pipeline", *tracking.groups())]
     result = subprocess.run(
-        [uv, "sync", "--frozen", "--inexact", "--group=pipeline", "--quiet"],
+        [uv, "sync", "--frozen", "--inexact", *groups, "--quiet"],
         cwd=paths.ROOT,
         env=env,
         capture_output=True,

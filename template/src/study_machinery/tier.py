@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import executors, paths, provenance, run, slurm
+from . import executors, paths, provenance, run, slurm, tracking
 from .errors import StudyError, first_line
 from .executors import Kind
 from .plan import Planned, plan, state, summary
@@ -53,7 +53,7 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        run.execute(run_.config, run_.resolved, run_.folder, run_.identity)
+        run.execute(run_.config, run_.resolved, run_.folder, run_.identity, run_.tier)
         return Outcome(run_.name)
     except Exception as error:  # a run's failure is reported by name; the others go on
         logging.getLogger(__name__).error("%s failed:\n%s", run_.name, traceback.format_exc())
@@ -175,12 +175,13 @@ def run_tier(
     states = [("stale", ["--rerun-all"]) if rerun_all else state(run_) for run_ in planned]
     print(summary(tier, states), file=sys.stderr, flush=True)
     todo = [run_ for run_, (status, _) in zip(planned, states, strict=True) if status != "done"]
-    if not todo:
-        return
-    with contextlib.ExitStack() as stack:
-        if executor.kind is Kind.slurm:
-            stack.enter_context(slurm.submitting(tier))
-        _execute_tier(tier, planned, todo, executor, rerun_all, detach, resubmit)
+    if todo:
+        tracking.prepare(tier)
+        with contextlib.ExitStack() as stack:
+            if executor.kind is Kind.slurm:
+                stack.enter_context(slurm.submitting(tier))
+            _execute_tier(tier, planned, todo, executor, rerun_all, detach, resubmit)
+    tracking.index(tier, [run_.folder for run_ in planned])
 
 
 def _execute_tier(

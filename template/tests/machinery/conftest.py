@@ -3,8 +3,16 @@
 import pytest
 from omegaconf import OmegaConf
 
-from study_machinery import identity, paths
+from study_machinery import identity, paths, tracking
 from study_machinery.plan import Planned
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_trackers():
+    """The tests' runs are not the study's: none of them, nor their subprocesses, reach its trackers."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(tracking.SWITCH, "off")
+        yield
 
 
 @pytest.fixture

@@ -1,0 +1,237 @@
+"""Experiment trackers: each run of a tier also logs to the trackers conf/tracking.yaml names.
+
+Per run, each tracker gets the resolved config as params; variant, seed, tier and the run's
+identity as tags; each epoch's scores (epochs.py); the final metrics; and the path of the run's
+run.json, its provenance. A tier's runs are grouped: one MLflow experiment (PROJECT/TIER) and
+one W&B group (TIER) per tier, and one DVCLive folder per run (runs/TIER/VARIANT/seed_S/dvclive/),
+listed in results/TIER/dvc.yaml so that `dvc plots` and `dvc exp show` find them.
+
+Offline and local by default: MLflow writes to a SQLite file in tracking/, W&B to offline run
+folders in tracking/wandb/ (`wandb sync` uploads them later), DVCLive to files; git ignores
+tracking/ and DVC keeps runs/. No key or password is read or written here: W&B online and MLflow
+servers take theirs from their own login files or the environment.
+
+A tracker never costs a result: one that is not installed, misconfigured or failing is named in
+a warning and left out of the run (and of the later runs of the same process); the run's own
+records are written all the same. `STUDY_TRACKING=off` in the environment turns every tracker
+off (`nox -s reproduce` sets it in its clone, and the study's tests for their runs).
+"""
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from . import paths
+from .errors import StudyError, first_line
+
+log = logging.getLogger(__name__)
+
+TRACKING_FILE = paths.CONF_DIR / "tracking.yaml"
+SWITCH = "STUDY_TRACKING"
+# Where the trackers' own stores are, in the study: git ignores it.
+STORE = paths.ROOT / "tracking"
+
+
+class Tracker(Enum):
+    dvclive = "dvclive"
+    mlflow = "mlflow"
+    wandb = "wandb"
+
+
+class WandbMode(Enum):
+    # Run folders on disk only; `wandb sync` uploads them later.
+    offline = "offline"
+    # Straight to the W&B server: needs `wandb login` (the key stays in ~/.netrc, never here).
+    online = "online"
+
+
+@dataclass
+class MLflowSettings:
+    # A SQLite file (relative to the study's root), or the http(s):// address of an MLflow server.
+    tracking_uri: str = "sqlite:///tracking/mlflow.db"
+
+
+@dataclass
+class WandbSettings:
+    mode: WandbMode = WandbMode.offline
+    # The W&B team or user the runs belong to once uploaded; null: your default entity.
+    entity: str | None = None
+
+
+@dataclass
+class Settings:
+    trackers: list[Tracker] = field(default_factory=list)
+    # The MLflow experiments are PROJECT/TIER; the W&B project is PROJECT.
+    project: str = "study"
+    mlflow: MLflowSettings = field(default_factory=MLflowSettings)
+    wandb: WandbSettings = field(default_factory=WandbSettings)
+
+
+def groups(root: Path = paths.ROOT) -> list[str]:
+    """["tracking"] when pyproject.toml has that dependency group (the trackers' packages), else []."""
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    return ["tracking"] if re.search(r"(?m)^tracking\s*=", pyproject) else []
+
+
+def load(path: Path | None = None) -> Settings:
+    """conf/tracking.yaml, checked against its schema; no file (a study made before template 0.5): no tracker."""
+    path = path or TRACKING_FILE
+    if not path.is_file():
+        return Settings()
+    shown = paths.shown(path)
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Settings), content))
+    except yaml.YAMLError as error:
+        raise StudyError(f"{shown} is not valid YAML: {error}") from None
+    except OmegaConfBaseException as error:
+        # OmegaConf's first line names the key and the problem; the rest is its internals.
+        raise StudyError(f"{shown}: {str(error).splitlines()[0]}") from None
+
+
+def active() -> Settings:
+    """The settings, with no tracker when the environment says STUDY_TRACKING=off."""
+    settings = load()
+    if os.environ.get(SWITCH, "").lower() in ("off", "0", "false", "no"):
+        settings.trackers = []
+    return settings
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every tracker logs about one run."""
+
+    project: str
+    tier: str
+    variant: str
+    seed: int
+    identity: str
+    config: dict
+    folder: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant} seed {self.seed}"
+
+    @property
+    def provenance(self) -> str:
+        """The run's provenance record, as a path from the study's root."""
+        return paths.shown(self.folder / "run.json")
+
+    def tags(self) -> dict[str, str]:
+        return {
+            "variant": self.variant,
+            "seed": str(self.seed),
+            "tier": self.tier,
+            "identity": self.identity,
+            "provenance": self.provenance,
+        }
+
+
+# Trackers that failed in this process: left out of its later runs, after one warning.
+_failed: set[Tracker] = set()
+
+
+def _warn(tracker: Tracker, what: str) -> None:
+    message = f"tracker {tracker.value}: {what}; the runs are recorded without it."
+    log.warning(message)
+    if tracker not in _failed:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+    _failed.add(tracker)
+
+
+class Run:
+    """One run's trackers, each fed on its own: one that raises is dropped with a warning."""
+
+    def __init__(self, loggers: dict[Tracker, object]) -> None:
+        self.loggers = loggers
+
+    def _each(self, action: Callable[[object], None]) -> None:
+        for tracker, logger in list(self.loggers.items()):
+            try:
+                action(logger)
+            except Exception as error:  # a tracker's failure never stops the run
+                del self.loggers[tracker]
+                _warn(tracker, first_line(error))
+
+    def epoch(self, epoch: int, scores: dict[str, float]) -> None:
+        self._each(lambda logger: logger.epoch(epoch, scores))
+
+    def finish(self, metrics: dict[str, float]) -> None:
+        self._each(lambda logger: logger.finish(metrics))
+
+    def fail(self) -> None:
+        self._each(lambda logger: logger.fail())
+
+
+def _open(tracker: Tracker, settings: Settings, context: Context) -> object:
+    if tracker is Tracker.dvclive:
+        from .tracker_dvclive import DVCLiveRun
+
+        return DVCLiveRun(context)
+    if tracker is Tracker.mlflow:
+        from .tracker_mlflow import MLflowRun
+
+        return MLflowRun(settings.mlflow, context)
+    from .tracker_wandb import WandbRun
+
+    return WandbRun(settings.wandb, context)
+
+
+@contextmanager
+def tracked(tier: str | None, resolved: dict, identity: str, folder: Path) -> Iterator[Run]:
+    """The trackers of one run of a tier (none for a run by hand, whose tier is None)."""
+    settings = active() if tier is not None else Settings()
+    context = Context(settings.project, tier or "", resolved["variant"], resolved["seed"], identity, resolved, folder)
+    loggers = {}
+    for tracker in settings.trackers:
+        if tracker in _failed:
+            continue
+        try:
+            loggers[tracker] = _open(tracker, settings, context)
+        except ImportError:
+            _warn(tracker, f"{tracker.value} is not installed in this environment (`uv sync --group tracking`)")
+        except Exception as error:  # misconfigured or unreachable: warned about, never fatal
+            _warn(tracker, first_line(error))
+    run = Run(loggers)
+    try:
+        yield run
+    except BaseException:
+        run.fail()
+        raise
+
+
+def prepare(tier: str) -> None:
+    """Before a tier's runs start, in the tier's own process: what the workers must not race on.
+
+    MLflow's experiment is created here, once: workers creating it at once would collide.
+    """
+    settings = active()
+    if Tracker.mlflow in settings.trackers and Tracker.mlflow not in _failed:
+        try:
+            from .tracker_mlflow import experiment_id
+
+            experiment_id(settings.mlflow, f"{settings.project}/{tier}")
+        except ImportError:
+            _warn(Tracker.mlflow, "mlflow is not installed in this environment (`uv sync --group tracking`)")
+        except Exception as error:
+            _warn(Tracker.mlflow, first_line(error))
+
+
+def index(tier: str, folders: list[Path]) -> None:
+    """After a tier: the list of its runs' DVCLive files that DVC reads (results/TIER/dvc.yaml)."""
+    settings = active()
+    if Tracker.dvclive in settings.trackers:
+        from .tracker_dvclive import index as write_index
+
+        write_index(paths.results_dir(tier), folders)

@@ -1,0 +1,89 @@
+"""The trackers' settings, checked before any run, and a tracker that fails never costing a result."""
+
+import json
+
+import pytest
+import yaml
+
+from study_machinery import paths, tier, tracker_dvclive, tracking
+from study_machinery.errors import StudyError
+
+
+def test_the_study_s_tracking_file_loads():
+    settings = tracking.load()
+    assert isinstance(settings, tracking.Settings) and settings.project
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"trackers": ["mlfow"]}, "Invalid value 'mlfow'"),
+        ({"mlflow": {"tracking_url": "sqlite:///x.db"}}, "Key 'tracking_url' not in 'MLflowSettings'"),
+        ({"wandb": {"mode": "onlin"}}, "Invalid value 'onlin'"),
+    ],
+)
+def test_a_mistake_in_the_tracking_file_is_named(tmp_path, content, message):
+    path = tmp_path / "tracking.yaml"
+    path.write_text(yaml.safe_dump(content))
+    with pytest.raises(StudyError, match=f"{path}: .*{message}"):
+        tracking.load(path)
+
+
+def test_study_tracking_off_turns_every_tracker_off(tmp_path, monkeypatch):
+    path = tmp_path / "tracking.yaml"
+    path.write_text(yaml.safe_dump({"trackers": ["dvclive", "mlflow", "wandb"]}))
+    monkeypatch.setattr(tracking, "TRACKING_FILE", path)
+    monkeypatch.setenv(tracking.SWITCH, "on")
+    assert len(tracking.active().trackers) == 3
+    monkeypatch.setenv(tracking.SWITCH, "off")
+    assert tracking.active().trackers == []
+
+
+def test_a_tracker_that_fails_is_named_and_the_run_recorded_all_the_same(tmp_path, monkeypatch, capsys, planned_run):
+    # MLflow cannot create its store under a file: whether it is installed here or not, it fails.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    path = tmp_path / "tracking.yaml"
+    settings = {"trackers": ["mlflow"], "mlflow": {"tracking_uri": f"sqlite:///{blocker}/mlflow.db"}}
+    path.write_text(yaml.safe_dump(settings))
+    monkeypatch.setattr(tracking, "TRACKING_FILE", path)
+    monkeypatch.setattr(tracking, "_failed", set())
+    monkeypatch.setenv(tracking.SWITCH, "on")
+    planned_run.tier = "smoke"
+    outcome = tier.execute(planned_run)
+    assert outcome.error is None
+    assert json.loads((planned_run.folder / "metrics.json").read_text())
+    assert (planned_run.folder / "epochs.json").is_file()
+    assert "warning: tracker mlflow: " in capsys.readouterr().err
+    assert "tracker mlflow: " in (planned_run.folder / "run.log").read_text()
+
+
+def test_the_dvclive_index_lists_each_run_that_logged_relative_to_itself(tmp_path):
+    runs, results = tmp_path / "runs/small", tmp_path / "results/small"
+    results.mkdir(parents=True)
+    folders = [paths.run_dir(runs, variant, 0) for variant in ("proposed", "ablation/no_augmentation", "baseline/knn")]
+    for folder in folders[:2]:
+        (folder / "dvclive/plots/metrics").mkdir(parents=True)
+        (folder / "dvclive/metrics.json").write_text("{}")
+        (folder / "dvclive/plots/metrics/test_accuracy.tsv").write_text("step\ttest_accuracy\n1\t0.5\n")
+    tracker_dvclive.index(results, folders)
+    index = yaml.safe_load((results / "dvc.yaml").read_text())
+    assert index["metrics"] == [
+        "../../runs/small/proposed/seed_0/dvclive/metrics.json",
+        "../../runs/small/ablation/no_augmentation/seed_0/dvclive/metrics.json",
+    ]
+    assert index["plots"] == [
+        {
+            "small: test_accuracy": {
+                "x": "step",
+                "y": {
+                    "../../runs/small/proposed/seed_0/dvclive/plots/metrics/test_accuracy.tsv": "test_accuracy",
+                    "../../runs/small/ablation/no_augmentation/seed_0/dvclive/plots/metrics/test_accuracy.tsv": (
+                        "test_accuracy"
+                    ),
+                },
+            }
+        }
+    ]
+    tracker_dvclive.index(results, folders[2:])
+    assert not (results / "dvc.yaml").exists(), "no run logged with DVCLive: no index"
