@@ -1,10 +1,12 @@
 """Copy-time task of the template: make the new study a git repository with its result recorded.
 
 `copier copy` runs this once, in the new study's folder (never on `copier
-update`). With --record it also locks the environment, runs the pipeline,
-writes the README's results table and pushes the data and runs to the DVC
-remote when it can be reached, so that the first commit holds the study's main
-result and `nox -s reproduce` can check it straight away, here or in a clone.
+update`). It commits the study as copied. With --record it then locks the environment,
+runs the pipeline, writes the README's results table, pushes the data and runs to the DVC
+remote when it can be reached, and commits the study's main result, so that
+`nox -s reproduce` can check it straight away, here or in a clone. The runs come after the
+first commit: they record it as theirs, and DVCLive (a tracker a study may choose) refuses a
+repository without one.
 
 Nothing here is fatal to the copy: when a step fails, the study's files stay
 in place and the message says how to finish by hand.
@@ -24,6 +26,7 @@ from pathlib import Path
 from environment import without_outer
 
 COMMIT_MESSAGE = "Start the study from the reproducible-research template"
+RESULT_MESSAGE = "Record the first result"
 PUSH_SECONDS = 120
 NOT_RECORDED = "  The study is in place without a recorded result: fix the above, then run `nox -s record`."
 
@@ -142,15 +145,13 @@ def record(package: str) -> bool:
     return True
 
 
-def commit(author: str) -> None:
+def commit(author: str, title: str, message: str) -> None:
     name, _, email = author.rpartition(" <")
     identity = []
     if not subprocess.run(["git", "config", "user.email"], capture_output=True, check=False).stdout.strip():
         identity = ["-c", f"user.name={name}", "-c", f"user.email={email.rstrip('>')}"]
     step("stage every file", ["git", "add", "--all"])
-    step(
-        "make the first commit", ["git", *identity, "commit", "--quiet", "--no-verify", "-m", COMMIT_MESSAGE]
-    )
+    step(title, ["git", *identity, "commit", "--quiet", "--no-verify", "-m", message])
 
 
 def main() -> None:
@@ -167,15 +168,16 @@ def main() -> None:
     elif toplevel is None:
         step("create a git repository", ["git", "init", "--quiet"])
         subprocess.run(["git", "symbolic-ref", "HEAD", "refs/heads/main"], check=False)
-    if args.record:
-        record(args.import_name)
     has_commit = subprocess.run(
         ["git", "rev-parse", "--verify", "--quiet", "HEAD"], capture_output=True, check=False
     )
-    if toplevel is None or (toplevel == here and has_commit.returncode):
-        commit(args.author)
+    ours = toplevel is None or (toplevel == here and has_commit.returncode)
+    if ours:
+        commit(args.author, "commit the study as copied", COMMIT_MESSAGE)
     elif toplevel == here:
         print("The repository already has commits: review the new files and commit them yourself.")
+    if args.record and record(args.import_name) and ours:
+        commit(args.author, "commit the first result", RESULT_MESSAGE)
 
 
 if __name__ == "__main__":
