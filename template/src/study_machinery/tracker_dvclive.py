@@ -80,4 +80,5 @@ def index(results: Path, runs: list[Path]) -> None:
     header = "# Written by the tier command (src/study_machinery/tracker_dvclive.py): every run's DVCLive files.\n"
     text = header + yaml.safe_dump(content, sort_keys=False)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        results.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
