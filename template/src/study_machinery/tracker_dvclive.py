@@ -61,17 +61,22 @@ def index(results: Path, runs: list[Path]) -> None:
     if not folders:
         path.unlink(missing_ok=True)
         return
-    relative = [Path("..", "..", folder.relative_to(results.parent.parent)).as_posix() for folder in folders]
-    scores = sorted({tsv.stem for folder in folders for tsv in (folder / "plots" / "metrics").glob("*.tsv")})
+    relative = {folder: Path("..", "..", folder.relative_to(results.parent.parent)).as_posix() for folder in folders}
+    curves = {folder: sorted(tsv.stem for tsv in (folder / "plots" / "metrics").glob("*.tsv")) for folder in folders}
+    scores = sorted({score for names in curves.values() for score in names})
     content = {
-        "metrics": [f"{folder}/metrics.json" for folder in relative],
-        "params": [f"{folder}/params.yaml" for folder in relative],
-        # One chart per score, one line per run.
+        "metrics": [f"{relative[folder]}/metrics.json" for folder in folders],
+        "params": [f"{relative[folder]}/params.yaml" for folder in folders],
+        # One chart per score, one line per run that has it (k-NN has no epochs).
         "plots": [
             {
                 f"{results.name}: {score}": {
                     "x": "step",
-                    "y": {f"{folder}/plots/metrics/{score}.tsv": score for folder in relative},
+                    "y": {
+                        f"{relative[folder]}/plots/metrics/{score}.tsv": score
+                        for folder in folders
+                        if score in curves[folder]
+                    },
                 }
             }
             for score in scores
