@@ -7,8 +7,9 @@ study locks (all dependency groups), and the study's own top-level folders. copi
 includes the file; tests/test_questions.py checks that it still covers them.
 
 Usage: uvx nox -s reserved_names -- STUDY
-(STUDY: a study generated with the default answers; its uv.lock is installed in a temporary
-environment, which takes seconds from uv's cache.)
+(STUDY: a study generated with the default answers but every tracker, `--data
+'trackers=[dvclive, mlflow, wandb]'`, so that the trackers' modules are reserved too; its
+uv.lock is installed in a temporary environment, which takes seconds from uv's cache.)
 """
 
 import json
@@ -23,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "reserved_import_names.yml"
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 # A study's own top-level folders and its machinery's package.
-STUDY = ["conf", "data", "jobs", "outputs", "paper", "results", "runs", "src", "study_machinery", "tests"]
+STUDY = ["conf", "data", "jobs", "outputs", "paper", "results", "runs", "src", "study_machinery", "tests", "tracking"]
 IMPORT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 TOP_LEVEL = "import json, importlib.metadata as m; print(json.dumps(sorted(m.packages_distributions())))"
