@@ -37,7 +37,12 @@ def measure(study: Path, trackers: list[str]) -> dict:
         "label": ", ".join(trackers) or "none",
         "wall": wall,
         "runs": len(list(runs.rglob("run.json"))),
-        "metrics": {path.relative_to(runs): path.read_bytes() for path in runs.rglob("metrics.json")},
+        # The runs' own metrics (DVCLive keeps a metrics.json of its own in dvclive/).
+        "metrics": {
+            path.relative_to(runs): path.read_bytes()
+            for path in runs.rglob("metrics.json")
+            if "dvclive" not in path.parts
+        },
         "warnings": sum("tracker" in log.read_text() for log in runs.rglob("run.log")),
     }
 

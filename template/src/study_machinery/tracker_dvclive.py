@@ -61,8 +61,12 @@ def index(results: Path, runs: list[Path]) -> None:
     if not folders:
         path.unlink(missing_ok=True)
         return
-    relative = {folder: Path("..", "..", folder.relative_to(results.parent.parent)).as_posix() for folder in folders}
-    curves = {folder: sorted(tsv.stem for tsv in (folder / "plots" / "metrics").glob("*.tsv")) for folder in folders}
+    relative = {
+        folder: Path("..", "..", folder.relative_to(results.parent.parent)).as_posix() for folder in folders
+    }
+    curves = {
+        folder: sorted(tsv.stem for tsv in (folder / "plots" / "metrics").glob("*.tsv")) for folder in folders
+    }
     scores = sorted({score for names in curves.values() for score in names})
     content = {
         "metrics": [f"{relative[folder]}/metrics.json" for folder in folders],
@@ -82,7 +86,9 @@ def index(results: Path, runs: list[Path]) -> None:
             for score in scores
         ],
     }
-    header = "# Written by the tier command (src/study_machinery/tracker_dvclive.py): every run's DVCLive files.\n"
+    header = (
+        "# Every run's DVCLive files, written by the tier command (src/study_machinery/tracker_dvclive.py).\n"
+    )
     text = header + yaml.safe_dump(content, sort_keys=False)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         results.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import os
 import time
 
 from . import paths
-from .tracking import Context, MLflowSettings
+from .tracking import STORE, Context, MLflowSettings
 
 # MLflow's limits on one log_batch call (its REST API's, which the SQLite store keeps too).
 PARAMS_PER_BATCH = 100
@@ -38,7 +38,8 @@ def _client(settings: MLflowSettings):
     if uri not in _clients:
         # MLflow's INFO lines (creating the SQLite tables) are not the study's business.
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-        # A server that does not answer fails in seconds, not after minutes of retries.
+        # A server that does not answer fails in seconds, not after MLflow's default of minutes
+        # of retries (246 s measured against a closed port).
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         from mlflow import MlflowClient
@@ -48,13 +49,26 @@ def _client(settings: MLflowSettings):
 
 
 def experiment_id(settings: MLflowSettings, name: str) -> str:
+    """The experiment's id, created if need be (its artifacts, if any, go under tracking/)."""
+    from mlflow.exceptions import MlflowException
+
     client = _client(settings)
     found = client.get_experiment_by_name(name)
-    return found.experiment_id if found is not None else client.create_experiment(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=(STORE / "mlartifacts").as_uri())
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":  # created meanwhile by another command
+            raise
+        return client.get_experiment_by_name(name).experiment_id
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:
-    """{"model": {"hidden_units": [100]}} -> {"model.hidden_units": "[100]"}: MLflow's params are flat strings."""
+    """MLflow's params are flat strings.
+
+    {"model": {"hidden_units": [100]}} -> {"model.hidden_units": "[100]"}.
+    """
     flat = {}
     for key, value in config.items():
         if isinstance(value, dict):

@@ -84,7 +84,7 @@ def groups(root: Path = paths.ROOT) -> list[str]:
 
 
 def load(path: Path | None = None) -> Settings:
-    """conf/tracking.yaml, checked against its schema; no file (a study made before template 0.5): no tracker."""
+    """conf/tracking.yaml, checked against its schema; no file (a study older than 0.5): no tracker."""
     path = path or TRACKING_FILE
     if not path.is_file():
         return Settings()
@@ -192,7 +192,9 @@ def _open(tracker: Tracker, settings: Settings, context: Context) -> object:
 def tracked(tier: str | None, resolved: dict, identity: str, folder: Path) -> Iterator[Run]:
     """The trackers of one run of a tier (none for a run by hand, whose tier is None)."""
     settings = active() if tier is not None else Settings()
-    context = Context(settings.project, tier or "", resolved["variant"], resolved["seed"], identity, resolved, folder)
+    context = Context(
+        settings.project, tier or "", resolved["variant"], resolved["seed"], identity, resolved, folder
+    )
     loggers = {}
     for tracker in settings.trackers:
         if tracker in _failed:
@@ -200,7 +202,9 @@ def tracked(tier: str | None, resolved: dict, identity: str, folder: Path) -> It
         try:
             loggers[tracker] = _open(tracker, settings, context)
         except ImportError:
-            _warn(tracker, f"{tracker.value} is not installed in this environment (`uv sync --group tracking`)")
+            _warn(
+                tracker, f"{tracker.value} is not installed in this environment (`uv sync --group tracking`)"
+            )
         except Exception as error:  # misconfigured or unreachable: warned about, never fatal
             _warn(tracker, first_line(error))
     run = Run(loggers)
