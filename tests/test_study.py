@@ -103,7 +103,10 @@ def test_the_learning_curves_agree_with_the_runs_records(default_study):
                     seen.setdefault((variant, score, record["epoch"]), []).append(value)
     # The MLP and its three ablations, four scores, 30 epochs, 5 seeds each; not k-NN nor logistic regression.
     assert {variant for variant, _, _ in seen} == {
-        "proposed", "ablation/no_augmentation", "ablation/no_standardization", "ablation/no_weight_decay"
+        "proposed",
+        "ablation/no_augmentation",
+        "ablation/no_standardization",
+        "ablation/no_weight_decay",
     }
     assert len(seen) == 4 * 4 * 30 and {len(values) for values in seen.values()} == {5}
     assert set(curves) == set(seen)
@@ -453,7 +456,10 @@ def test_every_file_has_exactly_one_owner_in_the_update_docs(study):
     assert rows["the researcher, never written"] == skipped
 
 
-@pytest.mark.skipif(shutil.which("latexmk") is None, reason="no latexmk (TeX Live) on this machine")
+@pytest.mark.skipif(
+    shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+    reason="no latexmk (TeX Live) or pdftotext (poppler-utils) on this machine; .ci/run installs both",
+)
 @pytest.mark.xdist_group("other-answers")
 def test_the_paper_builds_with_the_generated_tables_and_figure(studies):
     folder, _ = studies("other-answers")
@@ -462,6 +468,18 @@ def test_the_paper_builds_with_the_generated_tables_and_figure(studies):
     assert (folder / "paper/build/main.pdf").read_bytes().startswith(b"%PDF")
     log = (folder / "paper/build/main.log").read_text(errors="replace")
     assert "Overfull \\hbox" not in log and "undefined" not in log.lower()
+    # The PDF holds the recorded tables and both figures (their text is text in the PDF).
+    text = subprocess.run(
+        ["pdftotext", "-layout", "paper/build/main.pdf", "-"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    summary = json.loads((folder / "results/small/metrics.json").read_text())
+    accuracy = f"{summary['proposed']['accuracy']['mean']:.4f}"
+    assert "Table 1" in text and "Table 2" in text and accuracy in text
+    assert "Scores per variant" in text and "Learning curves per variant" in text
     assert git(folder, "status", "--porcelain") == "", "the build stays in the ignored paper/build/"
 
 
