@@ -86,11 +86,14 @@ def axes() -> list[dict]:
     """Answers that differ from the defaults in one question at a time, read from copier.yml.
 
     Every choice of every multiple-choice question and both values of every
-    yes/no question appear at least once.
+    yes/no question appear at least once; a question that takes several choices
+    (multiselect) takes each alone.
     """
     combos = [{}]
     for name, spec in QUESTIONS.items():
-        if "choices" in spec:
+        if spec.get("multiselect"):
+            combos += [{name: [value]} for value in spec["choices"].values()]
+        elif "choices" in spec:
             values = spec["choices"].values() if isinstance(spec["choices"], dict) else spec["choices"]
             combos += [{name: value} for value in values if value != spec.get("default")]
         elif spec.get("type") == "bool":

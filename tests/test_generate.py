@@ -202,6 +202,11 @@ def test_answers_reach_the_study(study):
     ] in license_text
     tiers = yaml.safe_load((folder / "conf/study.yaml").read_text())["tiers"]
     assert tiers["small"]["seeds"] == list(range(recorded["n_seeds"]))
+    trackers = yaml.safe_load((folder / "conf/tracking.yaml").read_text())["trackers"]
+    assert trackers == recorded["trackers"]
+    pyproject = (folder / "pyproject.toml").read_text()
+    assert ("\ntracking = [" in pyproject) == bool(trackers)
+    assert all(f'"{tracker}>=' in pyproject for tracker in trackers)
 
 
 def test_ruff_is_clean_and_the_formatter_changes_nothing(study):
