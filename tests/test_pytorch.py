@@ -5,6 +5,7 @@ One study, generated once: torch is a 5 GB environment, hard-linked from uv's ca
 first install, and every step here trains networks.
 """
 
+import csv
 import json
 import re
 import shutil
@@ -50,6 +51,12 @@ def test_the_first_commit_holds_a_result_trained_with_pytorch(study):
     assert [out["path"] for out in outs] == ["runs/small"]
     study_config = yaml.safe_load((study / "conf/study.yaml").read_text())
     assert study_config["tolerance"]["accuracy"] == {"kind": "statistical", "confidence": 0.95}
+    # Every variant is a network trained in epochs by the same loop: all six have learning curves.
+    with (study / "results/small/curves.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["variant"] for row in rows} == set(summary)
+    assert {int(row["epoch"]) for row in rows} == set(range(1, 9)), "the small scale's 8 epochs"
+    assert "![Learning curves per variant" in (study / "README.md").read_text()
 
 
 def test_lint_passes(study):
