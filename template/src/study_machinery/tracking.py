@@ -218,7 +218,8 @@ def tracked(tier: str | None, resolved: dict, identity: str, folder: Path) -> It
 def prepare(tier: str) -> None:
     """Before a tier's runs start, in the tier's own process: what the workers must not race on.
 
-    MLflow's experiment is created here, once: workers creating it at once would collide.
+    MLflow's store and the tier's experiment are created here, once: workers creating the
+    experiment at once collide, and workers creating a new SQLite store at once can break it.
     """
     settings = active()
     if Tracker.mlflow in settings.trackers and Tracker.mlflow not in _failed:
