@@ -24,7 +24,19 @@ HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "reserved_import_names.yml"
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 # A study's own top-level folders and its machinery's package.
-STUDY = ["conf", "data", "jobs", "outputs", "paper", "results", "runs", "src", "study_machinery", "tests", "tracking"]
+STUDY = [
+    "conf",
+    "data",
+    "jobs",
+    "outputs",
+    "paper",
+    "results",
+    "runs",
+    "src",
+    "study_machinery",
+    "tests",
+    "tracking",
+]
 IMPORT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 TOP_LEVEL = "import json, importlib.metadata as m; print(json.dumps(sorted(m.packages_distributions())))"

@@ -321,12 +321,10 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     assert yaml.safe_load((study / ".copier-answers.yml").read_text())["_commit"] == "v0.0.2"
     assert not list(study.rglob("*.rej"))
     noxfile = (study / "noxfile.py").read_text()
-    before, after = (
-        generated_noxfile(repo, tag, HISTORY_ANSWERS[answers], tmp_path / f"noxfile-{tag}")
-        for tag in ("v0.0.1", "v0.0.2")
-    )
-    if before == after:
-        # The template left its noxfile alone since that state: the researcher's line simply stays.
+    before = generated_noxfile(repo, "v0.0.1", HISTORY_ANSWERS[answers], tmp_path / "noxfile-v0.0.1")
+    if template_line in before:
+        # The template has not changed the lines around the researcher's since that state (its
+        # other changes merge cleanly): the researcher's line simply stays.
         assert conflicted_files(study) == [] and my_line in noxfile
     else:
         # The one overlapping edit is marked inline with both sides, and nothing else conflicts.
