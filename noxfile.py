@@ -109,7 +109,18 @@ def benchmark(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into build/site, strictly: a broken link, a missing anchor or
+    a page left out of the navigation fails (mkdocs.yml). `nox -s docs -- serve` serves it."""
+    sync(session, "docs")
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:])
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session
 def reserved_names(session: nox.Session) -> None:
-    """Rewrite tasks/reserved_import_names.yml from a default study: `-- STUDY`."""
+    """Rewrite tasks/reserved_import_names.yml from a study with every tracker: `-- STUDY`."""
     env = {"UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)} | studies_own_environment()
     session.run("python", "tasks/reserved_import_names.py", *session.posargs, env=env)
