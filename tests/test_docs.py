@@ -146,7 +146,7 @@ def test_the_site_reads_in_a_browser_offline_with_working_links_and_search(serve
         page.keyboard.press("Escape")
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for name, path in (("home", ""), ("getting-started", "getting-started/")):
+        for name, path in (("home", ""), ("tutorial", "tutorial/")):
             page.goto(served + path, wait_until="networkidle")
             page.screenshot(path=SCREENSHOTS / f"{name}.png")
         browser.close()
@@ -154,5 +154,5 @@ def test_the_site_reads_in_a_browser_offline_with_working_links_and_search(serve
     assert not problems, "\n".join(problems)
     assert len(seen) == len(list((REPO / "docs").glob("*.md"))), sorted(seen)
     assert found > 0, "a search for 'reproduce' found nothing"
-    for name in ("home", "getting-started"):
+    for name in ("home", "tutorial"):
         assert (SCREENSHOTS / f"{name}.png").read_bytes().startswith(b"\x89PNG")
