@@ -204,9 +204,9 @@ def test_answers_reach_the_study(study):
     assert tiers["small"]["seeds"] == list(range(recorded["n_seeds"]))
     trackers = yaml.safe_load((folder / "conf/tracking.yaml").read_text())["trackers"]
     assert trackers == recorded["trackers"]
-    pyproject = (folder / "pyproject.toml").read_text()
-    assert ("\ntracking = [" in pyproject) == bool(trackers)
-    assert all(f'"{tracker}>=' in pyproject for tracker in trackers)
+    groups = tomllib.loads((folder / "pyproject.toml").read_text())["dependency-groups"]
+    assert sorted(pin.split(">=")[0] for pin in groups["tracking"]) == sorted(trackers)
+    assert {"include-group": "tracking"} in groups["dev"]
 
 
 def test_ruff_is_clean_and_the_formatter_changes_nothing(study):

@@ -27,7 +27,8 @@ COLUMNS = ("variant", "score", "epoch", "mean", "ci_low", "ci_high", "std", "n")
 
 
 def summarise(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
-    """One row per variant, score and epoch that at least two seeds reported (a spread needs two)."""
+    """One row per variant, score and epoch that at least two seeds reported as a number (a spread
+    needs two; a diverged seed's null is left out, and n says how many remain)."""
     rows = []
     for variant in names:
         runs = [
@@ -38,7 +39,7 @@ def summarise(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
         scores = list(dict.fromkeys(name for run in runs for record in run.values() for name in record))
         for score in (name for name in scores if name != "epoch"):
             for epoch in sorted({epoch for run in runs for epoch in run}):
-                values = [run[epoch][score] for run in runs if score in run.get(epoch, {})]
+                values = [run[epoch][score] for run in runs if run.get(epoch, {}).get(score) is not None]
                 if len(values) >= 2:
                     stats = describe(values)
                     rows.append({"variant": variant, "score": score, "epoch": epoch, **stats})
@@ -95,7 +96,13 @@ def draw(recorded: "Recorded", seeds_vary: str) -> "Figure":
             axes[row][0].set_ylabel(quantity)
         for ax in axes[-1]:
             ax.set_xlabel("epoch")
-        figure.legend(*axes[0][0].get_legend_handles_labels(), loc="outside right upper", fontsize=8)
+        # Every variant once, whichever panels it is drawn in.
+        handles = {
+            label: handle
+            for ax in axes.flat
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)
+        }
+        figure.legend(handles.values(), handles.keys(), loc="outside right upper", fontsize=8)
     figure.suptitle(f"Learning curves per variant ({recorded.tier} tier, n={recorded.seeds} seeds)")
     # About 17 characters of 8-point text per inch of figure width.
     figure.supxlabel(textwrap.fill(caption(seeds_vary, left_out), int(width * 17)), fontsize=8)

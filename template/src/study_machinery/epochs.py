@@ -9,6 +9,8 @@ attempt recorded for that epoch and later is replaced, so each epoch is recorded
 """
 
 import json
+import math
+import operator
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -33,10 +35,17 @@ class Recorder:
         self.forwarded = False
 
     def __call__(self, epoch: int, scores: Mapping[str, float]) -> None:
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        try:
+            number = operator.index(epoch)  # an int, or numpy's: not a float
+        except TypeError:
+            number = None
+        if number is None or isinstance(epoch, bool) or number < 1:
             raise TypeError(f"on_epoch(epoch, scores): the epoch must be an int from 1 on, not {epoch!r}.")
+        epoch = number
         values = {}
         for name, value in scores.items():
+            if name == "epoch":
+                raise TypeError("on_epoch: a score may not be named 'epoch', which is the epoch's number.")
             try:
                 values[str(name)] = float(value)
             except (TypeError, ValueError):
@@ -44,19 +53,30 @@ class Recorder:
                     f"on_epoch: score {name!r} of epoch {epoch} is not a number: {value!r}."
                 ) from None
         self.records = [record for record in self.records if record["epoch"] < epoch]
-        if self.forward is not None and not self.forwarded:
-            # A resumed run: the trackers start a run of their own, with the epochs it had.
-            for record in self.records:
-                self.forward(record["epoch"], {k: v for k, v in record.items() if k != "epoch"})
-            self.forwarded = True
-        self.records.append({"epoch": epoch, **values})
+        self._replay()
+        # A score that is not finite (a diverged loss) is kept as null: JSON has no NaN.
+        self.records.append(
+            {"epoch": epoch, **{k: v if math.isfinite(v) else None for k, v in values.items()}}
+        )
         # Replaced by a rename, so never half-written; not synced to disk at every epoch (a run
         # killed by a power cut starts again from its last checkpoint and reports again from there).
         partial = self.path.with_suffix(".partial")
-        partial.write_text(json.dumps(self.records, indent=1) + "\n", encoding="utf-8")
+        partial.write_text(json.dumps(self.records, indent=1, allow_nan=False) + "\n", encoding="utf-8")
         partial.replace(self.path)
         if self.forward is not None:
             self.forward(epoch, values)
+
+    def _replay(self) -> None:
+        """Once per attempt: the epochs an interrupted attempt recorded, for the trackers' new run."""
+        if self.forward is not None and not self.forwarded:
+            for record in self.records:
+                scores = {k: math.nan if v is None else v for k, v in record.items() if k != "epoch"}
+                self.forward(record["epoch"], scores)
+            self.forwarded = True
+
+    def close(self) -> None:
+        """After the run: a resumed attempt that trained no epoch more still gives the trackers its epochs."""
+        self._replay()
 
 
 def read(path: Path) -> list[dict[str, float]]:
@@ -68,7 +88,7 @@ def read(path: Path) -> list[dict[str, float]]:
     if not isinstance(records, list) or not all(_valid(record) for record in records):
         raise EpochsError(
             f'{path} should be a list of epochs, each an object with an integer "epoch" from 1 '
-            "and numeric scores: delete the run's folder and run it again (`uvx nox -s record`)."
+            "and numeric (or null) scores: delete the run's folder and run it again (`uvx nox -s record`)."
         )
     return records
 
@@ -76,7 +96,10 @@ def read(path: Path) -> list[dict[str, float]]:
 def _valid(record: object) -> bool:
     if not isinstance(record, dict) or not isinstance(record.get("epoch"), int) or record["epoch"] < 1:
         return False
-    return all(isinstance(value, int | float) and not isinstance(value, bool) for value in record.values())
+    return all(
+        value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+        for value in record.values()
+    )
 
 
 def split_of(score: str) -> tuple[str, str]:

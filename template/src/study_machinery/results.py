@@ -80,7 +80,7 @@ def load(folder: Path, tier: str | None = None) -> Recorded:
         runs = list(csv.DictReader(handle))
     try:
         learning = curves.read_table(files["curves.csv"])
-    except (KeyError, ValueError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise ResultsError(f"{files['curves.csv']} is not a table of learning curves ({error}).") from None
     return Recorded(tier or folder.name, folder, summary, comparisons, compute, runs, learning)
 

@@ -97,7 +97,9 @@ def _timed(
     config: object, resolved: dict, folder: Path, key: identity.Identity, trackers: tracking.Run
 ) -> dict[str, float]:
     started, clock = _now(), time.perf_counter()
-    metrics = contract.run(config, folder, epochs.Recorder(folder, forward=trackers.epoch))
+    recorder = epochs.Recorder(folder, forward=trackers.epoch)
+    metrics = contract.run(config, folder, recorder)
+    recorder.close()
     seconds = time.perf_counter() - clock
     accelerator = provenance.accelerator()
     gpus = 1 if accelerator["device"] in ("cuda", "mps") else 0

@@ -175,13 +175,16 @@ def run_tier(
     states = [("stale", ["--rerun-all"]) if rerun_all else state(run_) for run_ in planned]
     print(summary(tier, states), file=sys.stderr, flush=True)
     todo = [run_ for run_, (status, _) in zip(planned, states, strict=True) if status != "done"]
-    if todo:
-        tracking.prepare(tier)
-        with contextlib.ExitStack() as stack:
-            if executor.kind is Kind.slurm:
-                stack.enter_context(slurm.submitting(tier))
-            _execute_tier(tier, planned, todo, executor, rerun_all, detach, resubmit)
-    tracking.index(tier, [run_.folder for run_ in planned])
+    try:
+        if todo:
+            tracking.prepare(tier)
+            with contextlib.ExitStack() as stack:
+                if executor.kind is Kind.slurm:
+                    stack.enter_context(slurm.submitting(tier))
+                _execute_tier(tier, planned, todo, executor, rerun_all, detach, resubmit)
+    finally:
+        # Also when some runs failed: the others' DVCLive files are listed all the same.
+        tracking.index(tier, [run_.folder for run_ in planned])
 
 
 def _execute_tier(

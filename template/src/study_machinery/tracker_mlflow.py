@@ -86,6 +86,7 @@ class MLflowRun:
         experiment = experiment_id(settings, f"{context.project}/{context.tier}")
         run = self.client.create_run(experiment, run_name=context.name, tags=context.tags())
         self.id = run.info.run_id
+        self.last_epoch = 0
         params = [Param(key, value) for key, value in flatten(context.config).items()]
         for start in range(0, len(params), PARAMS_PER_BATCH):
             self.client.log_batch(self.id, params=params[start : start + PARAMS_PER_BATCH])
@@ -100,9 +101,11 @@ class MLflowRun:
 
     def epoch(self, epoch: int, scores: dict[str, float]) -> None:
         self._log(scores, epoch)
+        self.last_epoch = epoch
 
     def finish(self, metrics: dict[str, float]) -> None:
-        self._log(metrics, 0)
+        # At the last epoch's step: a final metric named like an epoch's score stays its latest value.
+        self._log(metrics, self.last_epoch)
         self.client.set_terminated(self.id, "FINISHED")
 
     def fail(self) -> None:

@@ -17,6 +17,7 @@ records are written all the same. `STUDY_TRACKING=off` in the environment turns 
 off (`nox -s reproduce` sets it in its clone, and the study's tests for their runs).
 """
 
+import contextlib
 import logging
 import os
 import re
@@ -91,20 +92,25 @@ def load(path: Path | None = None) -> Settings:
     shown = paths.shown(path)
     try:
         content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Settings), content))
     except yaml.YAMLError as error:
         raise StudyError(f"{shown} is not valid YAML: {error}") from None
+    if not isinstance(content, dict):
+        raise StudyError(f"{shown} should hold settings (`trackers: [...]`, ...), not {content!r}.")
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Settings), content))
     except OmegaConfBaseException as error:
         # OmegaConf's first line names the key and the problem; the rest is its internals.
         raise StudyError(f"{shown}: {str(error).splitlines()[0]}") from None
 
 
+def switched_off() -> bool:
+    return os.environ.get(SWITCH, "").lower() in ("off", "0", "false", "no")
+
+
 def active() -> Settings:
-    """The settings, with no tracker when the environment says STUDY_TRACKING=off."""
-    settings = load()
-    if os.environ.get(SWITCH, "").lower() in ("off", "0", "false", "no"):
-        settings.trackers = []
-    return settings
+    """The settings, or none at all when the environment says STUDY_TRACKING=off (the file is
+    not even read: a clone that reproduces, or a test, never fails on it)."""
+    return Settings() if switched_off() else load()
 
 
 @dataclass(frozen=True)
@@ -138,16 +144,26 @@ class Context:
         }
 
 
-# Trackers that failed in this process: left out of its later runs, after one warning.
+# Trackers that failed in this process: left out of its later runs, after one warning. The
+# environment passes them on to the worker processes and jobs a tier starts after the failure.
+FAILED = "STUDY_TRACKING_FAILED"
 _failed: set[Tracker] = set()
+
+
+def failed() -> set[Tracker]:
+    inherited = {
+        Tracker(name) for name in os.environ.get(FAILED, "").split(",") if name in Tracker.__members__
+    }
+    return _failed | inherited
 
 
 def _warn(tracker: Tracker, what: str) -> None:
     message = f"tracker {tracker.value}: {what}; the runs are recorded without it."
     log.warning(message)
-    if tracker not in _failed:
+    if tracker not in failed():
         print(f"warning: {message}", file=sys.stderr, flush=True)
     _failed.add(tracker)
+    os.environ[FAILED] = ",".join(sorted(t.value for t in failed()))
 
 
 class Run:
@@ -163,6 +179,8 @@ class Run:
             except Exception as error:  # a tracker's failure never stops the run
                 del self.loggers[tracker]
                 _warn(tracker, first_line(error))
+                with contextlib.suppress(Exception):  # its run marked failed, if it still can be
+                    logger.fail()
 
     def epoch(self, epoch: int, scores: dict[str, float]) -> None:
         self._each(lambda logger: logger.epoch(epoch, scores))
@@ -197,13 +215,13 @@ def tracked(tier: str | None, resolved: dict, identity: str, folder: Path) -> It
     )
     loggers = {}
     for tracker in settings.trackers:
-        if tracker in _failed:
+        if tracker in failed():
             continue
         try:
             loggers[tracker] = _open(tracker, settings, context)
-        except ImportError:
+        except ImportError as error:
             _warn(
-                tracker, f"{tracker.value} is not installed in this environment (`uv sync --group tracking`)"
+                tracker, f"cannot be imported (`uv sync --group tracking` installs it): {first_line(error)}"
             )
         except Exception as error:  # misconfigured or unreachable: warned about, never fatal
             _warn(tracker, first_line(error))
@@ -222,21 +240,30 @@ def prepare(tier: str) -> None:
     experiment at once collide, and workers creating a new SQLite store at once can break it.
     """
     settings = active()
-    if Tracker.mlflow in settings.trackers and Tracker.mlflow not in _failed:
+    if Tracker.mlflow in settings.trackers and Tracker.mlflow not in failed():
         try:
             from .tracker_mlflow import experiment_id
 
             experiment_id(settings.mlflow, f"{settings.project}/{tier}")
-        except ImportError:
-            _warn(Tracker.mlflow, "mlflow is not installed in this environment (`uv sync --group tracking`)")
+        except ImportError as error:
+            _warn(
+                Tracker.mlflow,
+                f"cannot be imported (`uv sync --group tracking` installs it): {first_line(error)}",
+            )
         except Exception as error:
             _warn(Tracker.mlflow, first_line(error))
 
 
 def index(tier: str, folders: list[Path]) -> None:
-    """After a tier: the list of its runs' DVCLive files that DVC reads (results/TIER/dvc.yaml)."""
-    settings = active()
-    if Tracker.dvclive in settings.trackers:
+    """After a tier: the list of its runs' DVCLive files that DVC reads (results/TIER/dvc.yaml).
+
+    Rewritten whether DVCLive is still chosen or not, so that it lists only files that exist.
+    """
+    if switched_off():
+        return
+    try:
         from .tracker_dvclive import index as write_index
 
         write_index(paths.results_dir(tier), folders)
+    except Exception as error:  # the runs are recorded; only DVC's view of them is missing
+        _warn(Tracker.dvclive, f"results/{tier}/dvc.yaml not written: {first_line(error)}")

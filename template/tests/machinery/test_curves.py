@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import numpy
 import pytest
 
 from study_machinery import curves, epochs, paths, readme
@@ -29,12 +30,39 @@ def test_a_resumed_run_records_each_epoch_once_and_forwards_each(tmp_path):
     assert forwarded == [1, 2, 3, 4]
 
 
+def test_a_resumed_attempt_with_no_epoch_left_to_train_still_gives_the_trackers_its_epochs(tmp_path):
+    first = epochs.Recorder(tmp_path)
+    for epoch in (1, 2):
+        first(epoch, {"train_loss": 1.0 / epoch})
+    forwarded = []
+    resumed = epochs.Recorder(tmp_path, forward=lambda epoch, scores: forwarded.append(epoch))
+    resumed.close()  # it resumed after the last epoch: nothing was reported
+    assert forwarded == [1, 2]
+
+
+def test_a_diverged_score_is_kept_as_null_and_left_out_of_the_curves(tmp_path):
+    for seed, loss in enumerate([0.5, 0.7, float("nan")]):
+        folder = paths.run_dir(tmp_path, "proposed", seed)
+        folder.mkdir(parents=True)
+        epochs.Recorder(folder)(1, {"train_loss": loss, "train_accuracy": 0.9})
+    assert epochs.read(paths.run_dir(tmp_path, "proposed", 2) / epochs.EPOCHS)[0]["train_loss"] is None
+    rows = {row["score"]: row for row in curves.summarise(tmp_path, ["proposed"], [0, 1, 2])}
+    assert rows["train_loss"]["n"] == 2 and rows["train_loss"]["mean"] == pytest.approx(0.6)
+    assert rows["train_accuracy"]["n"] == 3
+
+
+def test_an_epoch_given_as_numpy_s_int_is_recorded(tmp_path):
+    epochs.Recorder(tmp_path)(numpy.int64(1), {"train_loss": numpy.float32(0.5)})
+    assert epochs.read(tmp_path / epochs.EPOCHS) == [{"epoch": 1, "train_loss": 0.5}]
+
+
 @pytest.mark.parametrize(
     ("epoch", "scores", "message"),
     [
         (0, {"train_loss": 1.0}, "the epoch must be an int from 1 on, not 0"),
         (1.5, {"train_loss": 1.0}, "the epoch must be an int from 1 on, not 1.5"),
         (1, {"train_loss": "low"}, "score 'train_loss' of epoch 1 is not a number: 'low'"),
+        (1, {"epoch": 3.0}, "a score may not be named 'epoch'"),
     ],
 )
 def test_on_epoch_refuses_what_it_cannot_record(tmp_path, epoch, scores, message):

@@ -10,8 +10,35 @@ from study_machinery.errors import StudyError
 
 
 def test_the_study_s_tracking_file_loads():
-    settings = tracking.load()
-    assert isinstance(settings, tracking.Settings) and settings.project
+    written = yaml.safe_load((paths.CONF_DIR / "tracking.yaml").read_text())
+    assert [tracker.value for tracker in tracking.load().trackers] == written["trackers"]
+
+
+def test_a_tracking_file_that_is_not_settings_is_named(tmp_path):
+    path = tmp_path / "tracking.yaml"
+    path.write_text("trackers mlflow\n")
+    with pytest.raises(StudyError, match=f"{path} should hold settings"):
+        tracking.load(path)
+
+
+def test_study_tracking_off_does_not_even_read_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "tracking.yaml"
+    path.write_text("trackers: [mlfow]\n")
+    monkeypatch.setattr(tracking, "TRACKING_FILE", path)
+    monkeypatch.setenv(tracking.SWITCH, "off")
+    assert tracking.active().trackers == []
+
+
+def test_a_tracker_that_failed_is_passed_on_to_the_processes_a_tier_starts(monkeypatch, capsys):
+    monkeypatch.setattr(tracking, "_failed", set())
+    monkeypatch.setenv(tracking.FAILED, "")  # and as it was after the test
+    tracking._warn(tracking.Tracker.mlflow, "no server")
+    tracking._warn(tracking.Tracker.mlflow, "no server")
+    assert capsys.readouterr().err.count("warning: tracker mlflow: no server") == 1
+    assert tracking.os.environ[tracking.FAILED] == "mlflow"
+    # A worker process: its own set is empty, the environment says.
+    monkeypatch.setattr(tracking, "_failed", set())
+    assert tracking.failed() == {tracking.Tracker.mlflow}
 
 
 @pytest.mark.parametrize(
@@ -50,6 +77,7 @@ def test_a_failing_tracker_is_named_and_the_run_recorded_all_the_same(
     path.write_text(yaml.safe_dump(settings))
     monkeypatch.setattr(tracking, "TRACKING_FILE", path)
     monkeypatch.setattr(tracking, "_failed", set())
+    monkeypatch.setenv(tracking.FAILED, "")
     monkeypatch.setenv(tracking.SWITCH, "on")
     planned_run.tier = "smoke"
     outcome = tier.execute(planned_run)
