@@ -60,12 +60,14 @@ def read_table(path: Path) -> list[dict]:
     return [{**row, **{key: kind(row[key]) for key, kind in numbers.items()}} for row in rows]
 
 
-def caption(seeds_vary: str, left_out: list[str]) -> str:
+def caption(seeds_vary: str, left_out: list[str], fewer: bool = False) -> str:
     text = (
         "Lines: the mean over the seeds at each epoch; bands: the 95% confidence interval of that "
         "mean (Student's t). Each column is the split the runs scored after every epoch. "
         f"The seeds vary {seeds_vary}."
     )
+    if fewer:
+        text += " At some epochs fewer seeds have a score (not reached, or not finite): curves.csv gives n."
     if left_out:
         text += f" Not shown, as they do not train in epochs: {', '.join(left_out)}."
     return text
@@ -105,7 +107,8 @@ def draw(recorded: "Recorded", seeds_vary: str) -> "Figure":
         figure.legend(handles.values(), handles.keys(), loc="outside right upper", fontsize=8)
     figure.suptitle(f"Learning curves per variant ({recorded.tier} tier, n={recorded.seeds} seeds)")
     # About 17 characters of 8-point text per inch of figure width.
-    figure.supxlabel(textwrap.fill(caption(seeds_vary, left_out), int(width * 17)), fontsize=8)
+    fewer = len({row["n"] for row in curves}) > 1
+    figure.supxlabel(textwrap.fill(caption(seeds_vary, left_out, fewer), int(width * 17)), fontsize=8)
     return figure
 
 

@@ -49,6 +49,7 @@ def test_a_diverged_score_is_kept_as_null_and_left_out_of_the_curves(tmp_path):
     rows = {row["score"]: row for row in curves.summarise(tmp_path, ["proposed"], [0, 1, 2])}
     assert rows["train_loss"]["n"] == 2 and rows["train_loss"]["mean"] == pytest.approx(0.6)
     assert rows["train_accuracy"]["n"] == 3
+    assert "fewer seeds have a score" in curves.caption("the split", [], fewer=True)
 
 
 def test_an_epoch_given_as_numpy_s_int_is_recorded(tmp_path):
