@@ -71,19 +71,28 @@ class StudyConfig:
     compute: ComputeAssumptions = MISSING
 
 
+def read_settings(path: Path, schema: type):
+    """A YAML file of settings, checked against its schema (a dataclass); StudyError naming the file."""
+    shown = paths.shown(path)
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise StudyError(f"{shown} cannot be read: {error.strerror}.") from None
+    except yaml.YAMLError as error:
+        raise StudyError(f"{shown} is not valid YAML: {error}") from None
+    if not isinstance(content, dict):
+        raise StudyError(f"{shown} should hold settings, `key: value` lines, not {content!r}.")
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), content))
+    except OmegaConfBaseException as error:
+        # OmegaConf's first line names the key and the problem; the rest is its internals.
+        raise StudyError(f"{shown}: {str(error).splitlines()[0]}") from None
+
+
 def load_study(conf_dir: Path = paths.CONF_DIR) -> StudyConfig:
     """Read conf/study.yaml, checked against its schema and for seeds enough to measure a spread."""
     path = conf_dir / "study.yaml"
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-        study = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(StudyConfig), content or {}))
-    except OSError as error:
-        raise StudyError(f"{path} cannot be read: {error.strerror}.") from None
-    except yaml.YAMLError as error:
-        raise StudyError(f"{path} is not valid YAML: {error}") from None
-    except OmegaConfBaseException as error:
-        # OmegaConf's first line names the key and the problem; the rest is its internals.
-        raise StudyError(f"{path}: {str(error).splitlines()[0]}") from None
+    study = read_settings(path, StudyConfig)
     if study.main_tier not in study.tiers:
         raise StudyError(f"{path}: main_tier {study.main_tier!r} is not one of its tiers.")
     for name, tier in study.tiers.items():

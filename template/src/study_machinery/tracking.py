@@ -23,17 +23,13 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-import yaml
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
-
 from . import paths
-from .errors import StudyError, first_line
+from .errors import first_line
+from .study import read_settings
 
 log = logging.getLogger(__name__)
 
@@ -87,20 +83,7 @@ def groups(root: Path = paths.ROOT) -> list[str]:
 def load(path: Path | None = None) -> Settings:
     """conf/tracking.yaml, checked against its schema; no file (a study older than 0.5): no tracker."""
     path = path or TRACKING_FILE
-    if not path.is_file():
-        return Settings()
-    shown = paths.shown(path)
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise StudyError(f"{shown} is not valid YAML: {error}") from None
-    if not isinstance(content, dict):
-        raise StudyError(f"{shown} should hold settings (`trackers: [...]`, ...), not {content!r}.")
-    try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Settings), content))
-    except OmegaConfBaseException as error:
-        # OmegaConf's first line names the key and the problem; the rest is its internals.
-        raise StudyError(f"{shown}: {str(error).splitlines()[0]}") from None
+    return read_settings(path, Settings) if path.is_file() else Settings()
 
 
 def switched_off() -> bool:
@@ -206,7 +189,7 @@ def _open(tracker: Tracker, settings: Settings, context: Context) -> object:
     return WandbRun(settings.wandb, context)
 
 
-@contextmanager
+@contextlib.contextmanager
 def tracked(tier: str | None, resolved: dict, identity: str, folder: Path) -> Iterator[Run]:
     """The trackers of one run of a tier (none for a run by hand, whose tier is None)."""
     settings = active() if tier is not None else Settings()
