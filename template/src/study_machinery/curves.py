@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import epochs, paths
-from .estimates import describe
 from .study import METHOD
 
 if TYPE_CHECKING:
@@ -29,6 +28,10 @@ COLUMNS = ("variant", "score", "epoch", "mean", "ci_low", "ci_high", "std", "n")
 def summarise(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
     """One row per variant, score and epoch that at least two seeds reported as a number (a spread
     needs two; a diverged seed's null is left out, and n says how many remain)."""
+    # Imported here: scipy.stats takes a second to import, and the README and the report,
+    # which read curves.csv through results.py, never need it.
+    from .estimates import describe
+
     rows = []
     for variant in names:
         runs = [
