@@ -163,14 +163,18 @@ def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProces
     )
 
 
+LONGEST = ("earlier_state", "docs_commands_run")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """The tests of one generated study of test_study.py form a pytest-xdist group.
 
     With --dist loadgroup a group's tests run in one worker, which then makes the study once.
-    The longest tests (updates from earlier states) go first, so that no worker ends alone on one.
+    The longest tests (updates from earlier states, the docs' commands) go first, so that no
+    worker ends alone on one.
     """
-    items.sort(key=lambda item: "earlier_state" not in item.name)
+    items.sort(key=lambda item: not any(name in item.name for name in LONGEST))
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "study" in params:

@@ -37,6 +37,7 @@ def site(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("site")
     result = build(REPO / "mkdocs.yml", folder)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNING" not in result.stdout + result.stderr, "the site builds with no warning"
     return folder
 
 

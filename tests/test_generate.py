@@ -4,9 +4,10 @@ import configparser
 import importlib.util
 import tomllib
 
+import jinja2.sandbox
 import pytest
 import yaml
-from conftest import axes, copy_study, git, run
+from conftest import CONFIG, axes, copy_study, git, run
 
 STATIC = {
     ".copier-answers.yml",
@@ -207,6 +208,42 @@ def test_answers_reach_the_study(study):
     groups = tomllib.loads((folder / "pyproject.toml").read_text())["dependency-groups"]
     assert sorted(pin.split(">=")[0] for pin in groups["tracking"]) == sorted(trackers)
     assert {"include-group": "tracking"} in groups["dev"]
+
+
+def test_the_readme_sends_the_researcher_to_the_templates_docs(study):
+    """A copy from a local clone (as here) names that clone's docs/ folder."""
+    folder, _ = study
+    source = yaml.safe_load((folder / ".copier-answers.yml").read_text())["_src_path"]
+    assert (
+        f"is in the template's documentation:\nthe `docs/` folder of `{source}`."
+        in (folder / "README.md").read_text()
+    )
+
+
+GITHUB_DOCS = "https://github.com/ada/template/blob/HEAD/docs/index.md"
+
+
+@pytest.mark.parametrize(
+    ("source", "docs"),
+    [
+        ("gh:ada/template", GITHUB_DOCS),
+        ("https://github.com/ada/template.git", GITHUB_DOCS),
+        ("https://github.com/ada/template/", GITHUB_DOCS),
+        ("git@github.com:ada/template.git", GITHUB_DOCS),
+        ("ssh://git@github.com/ada/template.git", GITHUB_DOCS),
+        ("gl:lab/group/template", "https://gitlab.com/lab/group/template/-/blob/HEAD/docs/index.md"),
+        ("https://gitlab.com/lab/template.git", "https://gitlab.com/lab/template/-/blob/HEAD/docs/index.md"),
+        ("/home/ada/template", ""),
+        ("https://git.example.org/ada/template.git", ""),
+    ],
+)
+def test_a_copy_from_github_or_gitlab_links_to_the_docs_pages_there(source, docs):
+    """copier.yml's computed `template_docs`, rendered as copier renders it (its Jinja filters):
+    the tests cannot copy from those hosts, which this machine cannot reach."""
+    environment = jinja2.sandbox.SandboxedEnvironment(
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"]
+    )
+    assert environment.from_string(CONFIG["template_docs"]["default"]).render(_src_path=source) == docs
 
 
 def test_ruff_is_clean_and_the_formatter_changes_nothing(study):

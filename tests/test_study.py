@@ -124,8 +124,11 @@ def test_the_learning_curves_agree_with_the_runs_records(default_study):
         assert (default_study / f"results/small/curves.{kind}").read_bytes().startswith(magic)
 
 
-def test_the_study_reproduces_right_after_copy(study):
-    folder, _ = study
+@pytest.mark.xdist_group("other-answers")
+def test_the_study_reproduces_right_after_copy(studies):
+    """With the other answers; the default study's reproduction right after its copy, and in a
+    stranger's clone, is the tutorial's, run by tests/test_doc_commands.py."""
+    folder, _ = studies("other-answers")
     result = nox(folder, "-s", "reproduce")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "REPRODUCED: every recorded metric and claim is within its tolerance." in result.stdout
@@ -230,23 +233,6 @@ def test_update_works_from_inside_the_study(default_study):
     result = run(["copier", "update", "--trust", "--defaults", "--vcs-ref=HEAD"], folder)
     assert result.returncode == 0, result.stderr
     assert git(folder, "status", "--porcelain") == "", "nothing changed in the template, so nothing changes"
-
-
-def test_a_clone_elsewhere_reproduces_from_the_remote_the_copy_pushed_to(default_study, tmp_path):
-    """The stranger's path with a shared folder as the remote: a clone with none of the author's
-    cache, and the README's command (tests/test_remotes.py does the same over S3 and SSH)."""
-    folder = default_study
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "--quiet", str(folder), str(clone))
-    # The smoke tier: the main one is reproduced right after the copy, above.
-    result = nox(clone, "-s", "reproduce", "--", "smoke")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert not (clone / ".dvc/cache").exists(), "reproduce fetched into its clean room, not the clone"
-    # The runs were pushed too: a reader can fetch them without re-running anything.
-    pulled = run(["uv", "run", "--frozen", "dvc", "pull"], clone)
-    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
-    assert (clone / "data/raw/digits.csv.gz").is_file()
-    assert (clone / "runs/small/proposed/seed_0/metrics.json").is_file()
 
 
 def test_record_with_nothing_changed_changes_nothing(default_study):

@@ -1,0 +1,391 @@
+"""Every console block of the docs runs, against a study made the way the docs make it.
+
+A console block is what a newcomer copies into a terminal. Each one in README.md and docs/ is
+either run below, in the order a researcher meets them (STEPS), or says in an HTML comment
+right above it why it cannot run here:
+
+    <!-- not run here: REASON -->
+
+In a block, lines starting with `$ ` are commands and the lines under them what they print; a
+block with no `$ ` is all commands. Printed lines must appear in the command's output in that
+order (`...` stands for lines left out); only durations, commit hashes and nox's "successful
+in" may differ. So a renamed command, option, file or message fails here: the docs cannot
+drift from the template.
+"""
+
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import REPO, commit_all, git, snapshot_template
+from environment import without_outer
+
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+CONSOLE = re.compile(r"^```console\n(.*?)^```", re.M | re.S)
+NOT_RUN = re.compile(r"<!-- not run here: ([^<>]+?) -->\s*\Z")
+COMMENT = re.compile(r"\s+#\s.*$")
+# What may differ between the docs' output and a run's: how long things took, which commit.
+VARYING = [
+    (re.compile(r"\b\d+(\.\d+)? s\b"), "<duration> s"),
+    (re.compile(r"\bcommit [0-9a-f]{7,40}\b"), "commit <hash>"),
+    (re.compile(r"successful in .*"), "successful in <duration>"),
+]
+ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+PROMPT = "\N{MICROPHONE}"  # copier's mark before each question
+
+
+@dataclass(frozen=True)
+class Command:
+    text: str
+    shown: tuple[str, ...]  # the output the docs show under it, if any
+
+    @property
+    def parts(self) -> list[str]:
+        """The commands a line chains with `&&`, without its comment."""
+        return [part.strip() for part in COMMENT.sub("", self.text).split(" && ")]
+
+
+@dataclass(frozen=True)
+class Block:
+    page: str
+    line: int
+    commands: tuple[Command, ...]
+    not_run: str | None
+
+    def __str__(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+def commands_of(body: str) -> tuple[Command, ...]:
+    lines = body.splitlines()
+    if not any(line.startswith("$ ") for line in lines):
+        return tuple(Command(line, ()) for line in lines if line.strip())
+    commands: list[tuple[str, list[str]]] = []
+    for line in lines:
+        if line.startswith("$ "):
+            commands.append((line[2:], []))
+        else:
+            assert commands, f"output before the first command: {line!r}"
+            commands[-1][1].append(line)
+    return tuple(Command(text, tuple(shown)) for text, shown in commands)
+
+
+def console_blocks() -> list[Block]:
+    blocks = []
+    for path in PAGES:
+        text = path.read_text()
+        for match in CONSOLE.finditer(text):
+            marker = NOT_RUN.search(text[: match.start()])
+            blocks.append(
+                Block(
+                    page=path.relative_to(REPO).as_posix(),
+                    line=text.count("\n", 0, match.start()) + 1,
+                    commands=commands_of(match.group(1)),
+                    not_run=marker.group(1) if marker else None,
+                )
+            )
+    return blocks
+
+
+@dataclass
+class Study:
+    """Where the scenario stands: the folders, the shell's current directory, the environment."""
+
+    work: Path
+    env: dict[str, str]
+    cwd: Path = field(init=False)
+
+    def __post_init__(self):
+        self.cwd = self.template
+
+    @property
+    def template(self) -> Path:
+        return self.work / "template"
+
+    @property
+    def study(self) -> Path:
+        return self.work / "my-study"
+
+    def file(self, name: str) -> Path:
+        return self.study / name
+
+    def fill_in(self, command: str) -> str:
+        """The docs' placeholders, filled in: the study's address is its folder here."""
+        return command.replace("<the study's URL>", f"'{self.study}'")
+
+
+@dataclass(frozen=True)
+class Run:
+    """Run the commands of the console block of PAGE that holds BLOCK (those holding ONLY)."""
+
+    page: str
+    block: str
+    only: tuple[str, ...] = ()
+    fails: bool = False  # the docs show it failing, with its message
+    answers: bool = False  # copier asks its questions: press Enter at each, as a newcomer would
+    cwd: Callable[[Study], Path] | None = None
+
+    def resolve(self, blocks: list[Block]) -> list[Command]:
+        [block] = [b for b in blocks if b.page == self.page and any(self.block in c.text for c in b.commands)]
+        assert block.not_run is None, f"{block} is marked as not run here, yet STEPS run it"
+        chosen = [c for c in block.commands if not self.only or any(o in c.text for o in self.only)]
+        assert chosen and len(chosen) == len(self.only or chosen), f"{self} picks {chosen} of {block}"
+        return chosen
+
+
+def screen(raw: str) -> list[str]:
+    """The lines a terminal would show: escapes dropped, each line as its last rewrite left it."""
+    lines = []
+    for line in ESCAPE.sub("", raw).replace("\r\n", "\n").split("\n"):
+        rewrites = [part for part in line.split("\r") if part.strip()]
+        lines.append(rewrites[-1] if rewrites else "")
+    return lines
+
+
+def normal(line: str) -> str:
+    for pattern, replacement in VARYING:
+        line = pattern.sub(replacement, line)
+    return line.strip()
+
+
+def missing_from(output: str, shown: tuple[str, ...]) -> str | None:
+    """The first shown line not in the output (in order), or None when all are there."""
+    printed = [normal(line) for line in screen(output)]
+    position = 0
+    for line in shown:
+        if line.strip() == "...":
+            continue
+        try:
+            position = printed.index(normal(line), position) + 1
+        except ValueError:
+            return line
+    return None
+
+
+def shell(study: Study, command: str, answers: bool, timeout: float = 900) -> tuple[int, str]:
+    """Run one line in bash in the study's current directory; follow a `cd` in it."""
+    where = study.work / ".cwd"
+    script = f"{study.fill_in(command)}\nstatus=$?\npwd > '{where}'\nexit $status\n"
+    if not answers:
+        result = subprocess.run(
+            ["bash", "-c", script],
+            cwd=study.cwd,
+            env=study.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+        code, output = result.returncode, result.stdout
+    else:
+        code, output = in_a_terminal(["bash", "-c", script], study, timeout)
+    study.cwd = Path(where.read_text().strip())
+    return code, output
+
+
+def in_a_terminal(argv: list[str], study: Study, timeout: float) -> tuple[int, str]:
+    """Run in a pseudo-terminal, pressing Enter at each of copier's questions once it waits."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        argv,
+        cwd=study.cwd,
+        env=study.env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        start_new_session=True,
+    )
+    os.close(follower)
+    output, unanswered, quiet_since = b"", b"", time.monotonic()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # the terminal closed: every process in it ended
+                    break
+                if not chunk:
+                    break
+                output, unanswered, quiet_since = output + chunk, unanswered + chunk, time.monotonic()
+            elif PROMPT.encode() in unanswered and time.monotonic() - quiet_since > 0.5:
+                os.write(leader, b"\r")
+                unanswered = b""
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(timeout=60), output.decode(errors="replace")
+    finally:
+        os.close(leader)
+
+
+def execute(step: Run, study: Study, blocks: list[Block]) -> None:
+    if step.cwd is not None:
+        study.cwd = step.cwd(study)
+    for command in step.resolve(blocks):
+        code, output = shell(study, command.text, step.answers)
+        context = f"{step.page}: `{command.text}` in {study.cwd} exited {code}:\n{output[-6000:]}"
+        assert (code != 0) == step.fails, context
+        if command.shown:
+            line = missing_from(output, command.shown)
+            printed = output[-6000:]
+            assert line is None, f"{step.page} shows {line!r}, not printed by `{command.text}`:\n{printed}"
+
+
+# The edits and checks between the docs' commands ------------------------------------------
+
+
+def change_one_ablation_value(study: Study) -> None:
+    """docs/pipeline.md's example: one value of one ablation."""
+    ablation = study.file("conf/variant/ablation/no_weight_decay.yaml")
+    ablation.write_text(ablation.read_text().replace("weight_decay: 0.0\n", "weight_decay: 0.0001\n"))
+
+
+def undo_the_change(study: Study) -> None:
+    git(study.study, "checkout", "--", "conf/variant/ablation/no_weight_decay.yaml")
+
+
+def add_the_tutorials_ablation(study: Study) -> None:
+    """The YAML block of docs/tutorial.md, written where the tutorial says."""
+    tutorial = (REPO / "docs/tutorial.md").read_text()
+    [config] = re.findall(r"^```yaml\n(.*?)^```", tutorial, re.M | re.S)
+    path = "conf/variant/ablation/narrower.yaml"
+    assert f"`{path}`" in tutorial
+    study.file(path).write_text(config)
+
+
+def the_tutorials_tables_are_the_readmes(study: Study) -> None:
+    """Every table row the tutorial shows is in the study's README after `nox -s record`."""
+    readme = study.file("README.md").read_text().splitlines()
+    tutorial = (REPO / "docs/tutorial.md").read_text().splitlines()
+    rows = [line for line in tutorial if line.startswith("| ") and not line.startswith("|---")]
+    assert len(rows) >= 4
+    for row in rows:
+        assert row in readme, f"docs/tutorial.md shows {row!r}; the study's README has no such row"
+
+
+def release_a_new_version_of_the_template(study: Study) -> None:
+    (study.template / "template/NEW_IN_0.5.0.md").write_text("A file the next release adds.\n")
+    commit_all(study.template, "release 0.5.0")
+    git(study.template, "tag", "v0.5.0")
+
+
+def do_some_work(study: Study) -> None:
+    """Uncommitted work, which the update docs commit first: a sentence added to the README."""
+    with study.file("README.md").open("a") as readme:
+        readme.write("\nA note of my own.\n")
+
+
+def the_answer_changed(study: Study) -> None:
+    assert "seeds: [0, 1, 2]\n" in study.file("conf/study.yaml").read_text()
+    assert "A note of my own." in study.file("README.md").read_text(), "the researcher's work is kept"
+
+
+def reproduce_left_the_study_alone(study: Study) -> None:
+    assert git(study.cwd, "status", "--porcelain") == "", "reproduce must leave the working tree alone"
+
+
+def the_strangers_clone_can_fetch_the_runs(study: Study) -> None:
+    """reproduce fetched into its clean room, not the clone; the runs were pushed too, so a
+    reader can fetch them without re-running anything."""
+    clone = study.cwd
+    assert clone.parent.name == "stranger" and not (clone / ".dvc/cache").exists()
+    pulled = subprocess.run(
+        ["uv", "run", "--frozen", "dvc", "pull"], cwd=clone, env=study.env, capture_output=True, text=True
+    )
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert (clone / "data/raw/digits.csv.gz").is_file()
+    assert (clone / "runs/small/ablation/narrower/seed_0/metrics.json").is_file()
+
+
+def in_the_study(study: Study) -> Path:
+    return study.study
+
+
+def in_a_strangers_folder(study: Study) -> Path:
+    (study.work / "stranger").mkdir(exist_ok=True)
+    return study.work / "stranger"
+
+
+# A newcomer's path through the docs: make a study, reproduce it, make mistakes and ablations,
+# record and share, let a stranger reproduce it, update it.
+STEPS: list[Run | Callable[[Study], None]] = [
+    Run("docs/tutorial.md", "copier copy", answers=True),
+    Run("docs/tutorial.md", "nox -s reproduce"),
+    reproduce_left_the_study_alone,
+    Run("docs/reproduce.md", "reproduce -- smoke", only=("reproduce -- smoke",)),
+    Run("docs/configs.md", "model.hiden_units", fails=True),
+    change_one_ablation_value,
+    Run("docs/pipeline.md", "status --summary"),
+    undo_the_change,
+    Run("docs/pipeline.md", "--rerun-all"),
+    add_the_tutorials_ablation,
+    Run("docs/tutorial.md", "status --summary"),
+    Run("docs/tutorial.md", "nox -s record"),
+    the_tutorials_tables_are_the_readmes,
+    Run("docs/tutorial.md", "git add conf/variant/ablation/narrower.yaml"),
+    Run("docs/reproduce.md", "git clone", cwd=in_a_strangers_folder),
+    the_strangers_clone_can_fetch_the_runs,
+    release_a_new_version_of_the_template,
+    Run("docs/update.md", "check-update", cwd=in_the_study),
+    do_some_work,
+    Run("docs/update.md", '"my work"'),
+    Run("docs/update.md", "n_seeds=3"),
+    the_answer_changed,
+]
+
+
+def commands_run(blocks: list[Block]) -> set[str]:
+    return {part for step in STEPS if isinstance(step, Run) for c in step.resolve(blocks) for part in c.parts}
+
+
+def test_every_console_block_runs_here_or_says_why_not():
+    blocks = console_blocks()
+    assert len(blocks) >= 20
+    done = commands_run(blocks)
+    for block in blocks:
+        left = [c.text for c in block.commands if not set(c.parts) <= done]
+        if block.not_run is None:
+            how = "add a step to STEPS, or say why not (this module's docstring says how)"
+            assert not left, f"{block}: nothing here runs {left}; {how}"
+        else:
+            assert left, f"{block} says it is not run here, but STEPS run every command of it"
+
+
+def test_shown_output_may_differ_only_in_durations_hashes_and_left_out_lines():
+    printed = "\x1b[1mruns@small: 5 runs executed in 9.0 s, 30 kept\x1b[0m\nmiddle\r\nof commit 1a2b3c4d.\n"
+    shown = ("runs@small: 5 runs executed in 17.5 s, 30 kept", "...", "of commit 44330de.")
+    assert missing_from(printed, shown) is None
+    assert missing_from(printed, ("runs@small: 6 runs executed in 9.0 s, 30 kept",)) is not None
+    assert missing_from(printed, ("of commit 44330de.", "middle")) is not None, "in order"
+    assert missing_from("progress 10%\rprogress 100%\n", ("progress 100%",)) is None
+
+
+@pytest.mark.slow
+def test_the_docs_commands_run_and_print_what_the_docs_show(tmp_path):
+    work = tmp_path / "work"
+    snapshot_template(work / "template", "v0.4.0")
+    home = tmp_path / "home"
+    home.mkdir()
+    # A home of its own, so that the local DVC remote's default (~/dvc-storage/...) stays in
+    # the test's folder; uv keeps the cache it has, so nothing is downloaded again.
+    cache = subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True, check=True).stdout.strip()
+    env = without_outer({**os.environ, "HOME": str(home), "UV_CACHE_DIR": cache, "TERM": "xterm"})
+    study = Study(work, env)
+    blocks = console_blocks()
+    for step in STEPS:
+        if isinstance(step, Run):
+            execute(step, study, blocks)
+        else:
+            step(study)
