@@ -27,7 +27,7 @@ SCREENSHOTS = REPO / "build" / "screenshots"
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess:
     command = ["mkdocs", "build", "--strict", "--config-file", str(config), "--site-dir", str(site)]
-    # Without the notice mkdocs-material prints on every build (its successor: docs/index.md).
+    # Without the notice mkdocs-material prints on every build (its end of life: mkdocs.yml).
     environment = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     return subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
 

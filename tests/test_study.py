@@ -126,8 +126,9 @@ def test_the_learning_curves_agree_with_the_runs_records(default_study):
 
 @pytest.mark.xdist_group("other-answers")
 def test_the_study_reproduces_right_after_copy(studies):
-    """With the other answers; the default study's reproduction right after its copy, and in a
-    stranger's clone, is the tutorial's, run by tests/test_doc_commands.py."""
+    """With the other answers. The default study is reproduced right after its copy as the
+    tutorial does it, then in a stranger's clone as docs/reproduce.md does it, by
+    tests/test_doc_commands.py."""
     folder, _ = studies("other-answers")
     result = nox(folder, "-s", "reproduce")
     assert result.returncode == 0, result.stdout + result.stderr
