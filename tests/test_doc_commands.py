@@ -17,6 +17,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import time
@@ -466,16 +467,26 @@ def test_shown_output_may_differ_only_in_durations_hashes_and_left_out_lines():
     assert missing_from("progress 10%\rprogress 100%\n", ("progress 100%",)) is None
 
 
+def a_home_of_its_own(home: Path) -> dict[str, str]:
+    """A home for the scenario, so that the local DVC remote's default (~/dvc-storage/...) is
+    in the test's folder; uv's cache and Pythons, and pyenv's, stay the machine's."""
+
+    def answer(*command: str) -> str:
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+    home.mkdir()
+    env = {"HOME": str(home), "UV_CACHE_DIR": answer("uv", "cache", "dir")}
+    env["UV_PYTHON_INSTALL_DIR"] = answer("uv", "python", "dir")
+    if shutil.which("pyenv"):
+        env["PYENV_ROOT"] = answer("pyenv", "root")
+    return env
+
+
 @pytest.mark.slow
 def test_the_docs_commands_run_and_print_what_the_docs_show(tmp_path):
     work = tmp_path / "work"
     snapshot_template(work / "template", "v0.4.0")
-    home = tmp_path / "home"
-    home.mkdir()
-    # A home of its own, so that the local DVC remote's default (~/dvc-storage/...) stays in
-    # the test's folder; uv keeps the cache it has, so nothing is downloaded again.
-    cache = subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True, check=True).stdout.strip()
-    env = without_outer({**os.environ, "HOME": str(home), "UV_CACHE_DIR": cache, "TERM": "xterm"})
+    env = without_outer({**os.environ, **a_home_of_its_own(tmp_path / "home"), "TERM": "xterm"})
     study = Study(work, env)
     blocks = console_blocks()
     for step in STEPS:
