@@ -65,9 +65,9 @@ class Block:
 
 
 def commands_of(body: str) -> tuple[Command, ...]:
-    lines = [line for line in body.splitlines() if not line.startswith("#")]  # a comment alone
-    if not any(line.startswith("$ ") for line in lines):
-        return tuple(Command(line, ()) for line in lines if line.strip())
+    lines = body.splitlines()
+    if not any(line.startswith("$ ") for line in lines):  # all commands, or comments alone
+        return tuple(Command(line, ()) for line in lines if line.strip() and not line.startswith("#"))
     commands: list[tuple[str, list[str]]] = []
     for line in lines:
         if line.startswith("$ "):
