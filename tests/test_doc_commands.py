@@ -271,21 +271,22 @@ def in_a_terminal(argv: list[str], study: Study, timeout: float) -> tuple[int | 
         os.close(leader)
 
 
+def check(study: Study, command: Command, page: str, answers: bool = False, fails: bool = False) -> None:
+    """Run one command of PAGE: it succeeds (or fails, as the docs show) and prints what they show."""
+    code, output = shell(study, command.text, answers)
+    study.ran.update(command.parts)
+    printed = "\n".join(screen(output))[-6000:]
+    assert (code != 0) == fails, f"{page}: `{command.text}` in {study.cwd} exited {code}:\n{printed}"
+    if command.shown:
+        line = missing_from(output, command.shown)
+        assert line is None, f"{page} shows {line!r}, not printed there by `{command.text}`:\n{printed}"
+
+
 def execute(step: Run, study: Study, blocks: list[Block]) -> None:
     if step.cwd is not None:
         study.cwd = step.cwd(study)
     for command in step.resolve(blocks):
-        code, output = shell(study, command.text, step.answers)
-        study.ran.update(command.parts)
-        printed = "\n".join(screen(output))[-6000:]
-        assert (code != 0) == step.fails, (
-            f"{step.page}: `{command.text}` in {study.cwd} exited {code}:\n{printed}"
-        )
-        if command.shown:
-            line = missing_from(output, command.shown)
-            assert line is None, (
-                f"{step.page} shows {line!r}, not printed there by `{command.text}`:\n{printed}"
-            )
+        check(study, command, step.page, step.answers, step.fails)
 
 
 # The edits and checks between the docs' commands ------------------------------------------
@@ -298,9 +299,7 @@ def the_studys_own_readme_runs(study: Study) -> None:
     left = [c for c in commands if not set(c.parts) <= study.ran]
     assert any("study_machinery run variant=baseline/knn seed=3" in c.text for c in left)
     for command in left:
-        code, output = shell(study, command.text, answers=False)
-        assert code == 0, f"the study's README: `{command.text}` exited {code}:\n{output[-6000:]}"
-        study.ran.update(command.parts)
+        check(study, command, "the study's README.md")
     assert (study.study / "outputs/small/baseline/knn/seed_3").is_dir(), (
         "where the README says the run writes"
     )
@@ -378,10 +377,8 @@ def the_strangers_clone_can_fetch_the_runs(study: Study) -> None:
     a reader can fetch them without re-running anything."""
     clone = study.cwd
     assert clone.parent.name == "stranger" and not (clone / ".dvc/cache").exists()
-    pulled = subprocess.run(
-        ["uv", "run", "--frozen", "dvc", "pull"], cwd=clone, env=study.env, capture_output=True, text=True
-    )
-    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    code, output = shell(study, "uv run --frozen dvc pull", answers=False)
+    assert code == 0, output
     assert (clone / "data/raw/digits.csv.gz").is_file()
     assert (clone / "runs/small/proposed/seed_0/metrics.json").is_file()
 

@@ -215,7 +215,9 @@ def test_the_readme_sends_the_researcher_to_the_templates_docs(study):
     author's machine in the README."""
     folder, _ = study
     readme = (folder / "README.md").read_text()
-    assert "the template's documentation: the `docs/` folder of the template this study came from\n" in readme
+    assert (
+        "and has a FAQ:\nthe `docs/` folder of the template this study came from (`_src_path` in\n" in readme
+    )
     assert yaml.safe_load((folder / ".copier-answers.yml").read_text())["_src_path"] not in readme
 
 
