@@ -283,7 +283,7 @@ def test_the_citation_file_is_valid_and_names_the_author(study):
 
 
 def test_answers_are_escaped_for_latex_and_citation(generate):
-    name = "R&D: 100% {fast} #1 a\\b ~x^2 <5> ±1 $3 my_study"
+    name = "R&D: 100% {fast} #1 a\\b ~x^2 <5> ±1 $3 my_study ↑↓"
     folder = generate(project_name=name, author_name="Plato", paper=True, record_first_result=False)
     main = (folder / "paper/main.tex").read_text()
     assert r"\title{R\&D: 100\% \{fast\} \#1 a\textbackslash{}b" in main

@@ -169,7 +169,8 @@ def test_a_hand_edited_result_fails_naming_the_metric_and_uncommitted_edits_stay
     true_mean = summary["proposed"]["accuracy"]["mean"]
     summary["proposed"]["accuracy"]["mean"] = 0.5
     recorded.write_text(json.dumps(summary, indent=2) + "\n")
-    # A claim the other way round: a variant that scores lower than the method now scores higher.
+    # A claim the other way round: a variant worse than the method (it scores lower in a metric
+    # where higher is better) now reads as better.
     claims = folder / "results/smoke/comparisons.json"
     comparisons = json.loads(claims.read_text())
     variant, metric = next(
@@ -198,8 +199,8 @@ def test_a_hand_edited_result_fails_naming_the_metric_and_uncommitted_edits_stay
     assert "checks pass for the smoke tier" in result.stdout
     failed = [line for line in result.stdout.splitlines() if line.startswith("NOT REPRODUCED: ")]
     assert failed[0] == (
-        f"NOT REPRODUCED: the claim that {variant} scores higher than proposed in {metric} "
-        "did not reproduce (the re-run: lower)"
+        f"NOT REPRODUCED: the claim that {variant} is better than proposed in {metric} "
+        "did not reproduce (the re-run: worse)"
     )
     numbers = failed[1].removeprefix("NOT REPRODUCED: ").split("; ")
     assert numbers[0] == f"proposed accuracy mean recorded 0.5 reproduced {true_mean!r}"
@@ -393,15 +394,26 @@ def test_ablations_that_break_the_rules_are_named(default_study):
             "conf/variant/ablation/narrower.yaml must change exactly one thing; it changes: ",
         ),
         ("conf/variant/ablation/broken.yaml", "variant: ablation/broken\nmodel: [\n", "is not valid YAML"),
-        ("conf/study.yaml", None, "tier 'smoke' needs two seeds or more"),
+        ("conf/study.yaml", ("seeds: [0, 1]", "seeds: [0]"), "tier 'smoke' needs two seeds or more"),
+        (
+            "conf/study.yaml",
+            ("tolerance:\n  accuracy:", "tolerance:\n  acuracy:"),
+            "conf/study.yaml: a tolerance for 'acuracy', which is not declared under `metrics`",
+        ),
     ],
-    ids=["two-changes", "yaml-syntax", "one-seed"],
+    ids=["two-changes", "yaml-syntax", "one-seed", "tolerance-typo"],
 )
 def test_record_refuses_an_invalid_study_before_any_run(default_study, path, text, message):
-    """A few lines naming the file and the rule, no traceback, and nothing run or written."""
+    """A few lines naming the file and the rule, no traceback, and nothing run or written.
+
+    `text` is the file's new content, or (old, new): a replacement in the file as generated.
+    """
     target = default_study / path
     tracked = bool(git(default_study, "ls-files", path).strip())
-    target.write_text(text if text is not None else target.read_text().replace("seeds: [0, 1]", "seeds: [0]"))
+    if isinstance(text, tuple):
+        assert text[0] in target.read_text()
+        text = target.read_text().replace(*text)
+    target.write_text(text)
     try:
         result = nox(default_study, "-s", "record")
         changed = git(default_study, "status", "--porcelain", "--untracked-files=no")

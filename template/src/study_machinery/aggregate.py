@@ -25,7 +25,7 @@ from pathlib import Path
 from . import curves, paths
 from .errors import StudyError
 from .estimates import describe, difference, holm, paired_difference
-from .study import METHOD, ComputeAssumptions, load_study, variants
+from .study import METHOD, ComputeAssumptions, StudyConfig, check_reported, load_study, variants
 
 
 class IncompleteRunsError(StudyError):
@@ -76,19 +76,24 @@ def metric_names(rows: list[dict]) -> list[str]:
     return [key for key in rows[0] if key not in {"variant", "seed", *USAGE}]
 
 
-def summarise(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
-    """Per variant and metric: mean, std, se, 95% confidence interval, n."""
+def summarise(
+    rows: list[dict], names: list[str], metrics: list[str] | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per variant and metric (the study's order, the main metric first): mean, std, se, 95% CI, n."""
     return {
-        variant: {metric: describe(scores(rows, variant, metric)) for metric in metric_names(rows)}
+        variant: {metric: describe(scores(rows, variant, metric)) for metric in metrics or metric_names(rows)}
         for variant in names
     }
 
 
-def compare_with_method(rows: list[dict], names: list[str]) -> dict[str, dict[str, dict[str, dict]]]:
+def compare_with_method(
+    rows: list[dict], names: list[str], study: StudyConfig
+) -> dict[str, dict[str, dict[str, dict]]]:
     """Per other variant and metric: its difference from the proposed method, paired by seed and Welch's.
 
-    Each test's p-values, over every other variant and metric, are one family for Holm's
-    adjustment: the tables make that many claims at once.
+    Holm's adjustment runs per test over two families: the main metric's comparisons, which the
+    study's claims are about, and the secondary metrics' comparisons. One family over every
+    metric would make each secondary metric added weaken the main claims.
     """
     if METHOD not in names:
         raise IncompleteRunsError(
@@ -100,16 +105,31 @@ def compare_with_method(rows: list[dict], names: list[str]) -> dict[str, dict[st
                 "paired": paired_difference(by_seed(rows, METHOD, metric), by_seed(rows, variant, metric)),
                 "welch": difference(scores(rows, METHOD, metric), scores(rows, variant, metric)),
             }
-            for metric in metric_names(rows)
+            for metric in study.ordered_metrics()
         }
         for variant in names
         if variant != METHOD
     }
+    for by_metric in comparisons.values():
+        for metric, by_test in by_metric.items():
+            for entry in by_test.values():
+                entry["verdict"] = study.metrics[metric].verdict(entry["ci_low"], entry["ci_high"])
+                entry["family"] = family_of(metric, study)
     for test in ("paired", "welch"):
-        family = [by_test[test] for by_metric in comparisons.values() for by_test in by_metric.values()]
-        for entry, adjusted in zip(family, holm([entry["p_value"] for entry in family]), strict=True):
-            entry["p_holm"] = adjusted
+        for family in ("main", "secondary"):
+            members = [
+                by_test[test]
+                for by_metric in comparisons.values()
+                for metric, by_test in by_metric.items()
+                if family_of(metric, study) == family
+            ]
+            for entry, adjusted in zip(members, holm([entry["p_value"] for entry in members]), strict=True):
+                entry["p_holm"] = adjusted
     return comparisons
+
+
+def family_of(metric: str, study: StudyConfig) -> str:
+    return "main" if metric == study.main_metric else "secondary"
 
 
 def scores(rows: list[dict], variant: str, metric: str) -> list[float]:
@@ -148,14 +168,14 @@ def write_results(
     rows: list[dict],
     names: list[str],
     results_dir: Path,
-    assumptions: ComputeAssumptions,
+    study: StudyConfig,
     learning: list[dict] | None = None,
 ) -> None:
     # Everything is computed before anything is written: a failure leaves no half-written result.
     summaries = {
-        "metrics.json": summarise(rows, names),
-        "comparisons.json": compare_with_method(rows, names),
-        "compute.json": compute_used(rows, assumptions),
+        "metrics.json": summarise(rows, names, study.ordered_metrics()),
+        "comparisons.json": compare_with_method(rows, names, study),
+        "compute.json": compute_used(rows, study.compute),
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     with (results_dir / "runs.csv").open("w", newline="") as handle:
@@ -178,5 +198,8 @@ def aggregate_tier(tier: str) -> None:
     names = variants()
     seeds = study.tiers[tier].seeds
     rows = collect(paths.runs_dir(tier), names, seeds)
+    # collect() checked that every run reports the same metrics: the first run speaks for all.
+    first = paths.run_dir(paths.runs_dir(tier), rows[0]["variant"], rows[0]["seed"]) / "metrics.json"
+    check_reported(study, metric_names(rows), paths.shown(first))
     learning = curves.summarise(paths.runs_dir(tier), names, seeds)
-    write_results(rows, names, paths.results_dir(tier), study.compute, learning)
+    write_results(rows, names, paths.results_dir(tier), study, learning)

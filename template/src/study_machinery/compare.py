@@ -3,7 +3,7 @@
 import math
 from dataclasses import dataclass
 
-from .study import METHOD, Tolerance, ToleranceKind
+from .study import METHOD, NO_CLEAR_DIFFERENCE, Metric, Tolerance, ToleranceKind
 
 EXACT = Tolerance(kind=ToleranceKind.exact)
 
@@ -80,14 +80,6 @@ def compare(recorded: dict, reproduced: dict, tolerances: dict[str, Tolerance]) 
     return checks
 
 
-def verdict(comparison: dict) -> str:
-    """Where the paired 95% interval of (variant - method) lies: above 0, below 0, or across it."""
-    low, high = comparison.get("ci_low"), comparison.get("ci_high")
-    if low is None or high is None:
-        return "missing"
-    return "higher" if low > 0 else "lower" if high < 0 else "no clear difference"
-
-
 @dataclass(frozen=True)
 class Claim:
     """What a comparison says (paired by seed, 95% interval): recorded, and in the re-run."""
@@ -106,16 +98,17 @@ class Claim:
         return f"{self.variant} vs {METHOD}, {self.metric}"
 
     def sentence(self) -> str:
-        if self.recorded == "no clear difference":
+        if self.recorded == NO_CLEAR_DIFFERENCE:
             return f"the claim that {self.variant} and {METHOD} do not clearly differ in {self.metric}"
-        return f"the claim that {self.variant} scores {self.recorded} than {METHOD} in {self.metric}"
+        return f"the claim that {self.variant} is {self.recorded} than {METHOD} in {self.metric}"
 
 
 def compare_claims(
-    recorded: dict, reproduced: dict, tolerances: dict[str, Tolerance]
+    recorded: dict, reproduced: dict, tolerances: dict[str, Tolerance], metrics: dict[str, Metric]
 ) -> tuple[list[Check], list[Claim]]:
     """The comparisons with the method (comparisons.json, paired by seed): each difference and its
-    interval within the metric's tolerance, and each claim's verdict the same."""
+    interval within the metric's tolerance, and each claim's verdict the same. A verdict is the
+    variant's in the metric's declared direction: better, worse or no clear difference."""
     checks, claims = [], []
     for variant in _keys(recorded, reproduced):
         old, new = recorded.get(variant, {}), reproduced.get(variant, {})
@@ -126,13 +119,21 @@ def compare_claims(
                 passed, text = judge(statistic, old_pair, new_pair, tolerance)
                 values = old_pair.get(statistic), new_pair.get(statistic)
                 checks.append(Check(f"{variant} - {METHOD}", metric, statistic, *values, text, passed))
-            claims.append(Claim(variant, metric, verdict(old_pair), verdict(new_pair)))
+            declared = metrics.get(metric)
+            claims.append(Claim(variant, metric, *(_verdict(declared, pair) for pair in (old_pair, new_pair))))
     return checks, claims
 
 
+def _verdict(metric: Metric | None, pair: dict) -> str:
+    if metric is None:
+        return "not declared in conf/study.yaml"
+    return metric.verdict(pair.get("ci_low"), pair.get("ci_high"))
+
+
 def render_claims(claims: list[Claim]) -> str:
-    """A plain-text table: claim, recorded verdict, reproduced verdict, pass or FAIL."""
-    header = ("claim (paired by seed, 95% CI)", "recorded", "reproduced", "verdict")
+    """A plain-text table: claim, recorded verdict, reproduced verdict (the variant's: better, worse or
+    no clear difference than the method), pass or FAIL."""
+    header = ("claim (paired by seed, 95% CI)", "recorded", "reproduced", "check")
     rows = [(c.name, c.recorded, c.reproduced, "pass" if c.passed else "FAIL") for c in claims]
     return _table(header, rows)
 

@@ -4,7 +4,9 @@ The aggregate stage writes results/<tier>/curves.csv from the runs' own epochs.j
 whatever trackers the study uses: per variant, score and epoch, the mean over the seeds with the
 95% confidence interval of that mean (Student's t, as everywhere in the study) and n. The
 report stage draws it: one column per split (train beside test), one row per quantity (loss,
-accuracy), one line per variant with its band. Variants whose runs report no epochs (k-NN,
+accuracy), one line per variant with its band, kept inside the quantity's range (a metric's
+declared range, or conf/study.yaml's curves.ranges), over what the research code counts
+(curves.x: epochs, boosting rounds...). Variants whose runs report no epochs (k-NN,
 logistic regression) are left out, and the caption names them.
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import epochs, paths
-from .study import METHOD
+from .study import METHOD, clip
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -63,16 +65,16 @@ def read_table(path: Path) -> list[dict]:
     return [{**row, **{key: kind(row[key]) for key, kind in numbers.items()}} for row in rows]
 
 
-def caption(seeds_vary: str, left_out: list[str], fewer: bool = False) -> str:
+def caption(seeds_vary: str, left_out: list[str], fewer: bool = False, x: str = "epoch") -> str:
     text = (
-        "Lines: the mean over the seeds at each epoch; bands: the 95% confidence interval of that "
-        "mean (Student's t). Each column is the split the runs scored after every epoch. "
-        f"The seeds vary {seeds_vary}."
+        f"Lines: the mean over the seeds at each {x}; bands: the 95% confidence interval of that "
+        f"mean (Student's t), inside the values the score can take. Each column is the split the runs "
+        f"scored after every {x}. The seeds vary {seeds_vary}."
     )
     if fewer:
-        text += " At some epochs fewer seeds have a score (not reached, or not finite): curves.csv gives n."
+        text += f" At some {x}s fewer seeds have a score (not reached, or not finite): curves.csv gives n."
     if left_out:
-        text += f" Not shown, as they do not train in epochs: {', '.join(left_out)}."
+        text += f" Not shown, as they report no {x}s: {', '.join(left_out)}."
     return text
 
 
@@ -80,7 +82,7 @@ def draw(recorded: "Recorded", seeds_vary: str) -> "Figure":
     # Imported here: matplotlib takes a second to import and only the report stage draws.
     from matplotlib.figure import Figure
 
-    curves, variants = recorded.curves, list(recorded.summary)
+    curves, variants, x = recorded.curves, list(recorded.summary), recorded.study.curves.x
     shown = [variant for variant in variants if any(row["variant"] == variant for row in curves)]
     left_out = [variant for variant in variants if variant not in shown]
     panels = {epochs.split_of(row["score"]) for row in curves}
@@ -90,17 +92,18 @@ def draw(recorded: "Recorded", seeds_vary: str) -> "Figure":
     width = 2.6 + 3.2 * max(len(splits), 1)
     figure = Figure(figsize=(width, 1.2 + 2.4 * max(len(quantities), 1)), layout="constrained")
     if not curves:
-        figure.text(0.5, 0.5, "No variant reports per-epoch scores.", ha="center", va="center")
+        figure.text(0.5, 0.5, f"No variant reports per-{x} scores.", ha="center", va="center")
     else:
         axes = figure.subplots(len(quantities), len(splits), sharex=True, sharey="row", squeeze=False)
         for row, quantity in enumerate(quantities):
             for column, split in enumerate(splits):
-                _panel(axes[row][column], curves, shown, f"{split}_{quantity}" if split else quantity)
+                score = f"{split}_{quantity}" if split else quantity
+                _panel(axes[row][column], curves, shown, score, recorded.study.bounds(quantity))
                 if row == 0:
                     axes[row][column].set_title(split or "score")
-            axes[row][0].set_ylabel(quantity)
+            axes[row][0].set_ylabel(_label(recorded, quantity))
         for ax in axes[-1]:
-            ax.set_xlabel("epoch")
+            ax.set_xlabel(x)
         # Every variant once, whichever panels it is drawn in.
         handles = {
             label: handle
@@ -111,11 +114,20 @@ def draw(recorded: "Recorded", seeds_vary: str) -> "Figure":
     figure.suptitle(f"Learning curves per variant ({recorded.tier} tier, n={recorded.seeds} seeds)")
     # About 17 characters of 8-point text per inch of figure width.
     fewer = len({row["n"] for row in curves}) > 1
-    figure.supxlabel(textwrap.fill(caption(seeds_vary, left_out, fewer), int(width * 17)), fontsize=8)
+    figure.supxlabel(textwrap.fill(caption(seeds_vary, left_out, fewer, x), int(width * 17)), fontsize=8)
     return figure
 
 
-def _panel(ax: "Axes", curves: list[dict], variants: list[str], score: str) -> None:
+def _label(recorded: "Recorded", quantity: str) -> str:
+    """A quantity's axis name; for a declared metric, which way is better."""
+    if quantity not in recorded.study.metrics:
+        return quantity
+    return f"{quantity} ({recorded.metric(quantity).better.value} is better)"
+
+
+def _panel(
+    ax: "Axes", curves: list[dict], variants: list[str], score: str, bounds: list[float | None]
+) -> None:
     """One score's curves: a line and a band per variant, in the same colour in every panel."""
     for index, variant in enumerate(variants):
         points = [row for row in curves if row["variant"] == variant and row["score"] == score]
@@ -128,6 +140,7 @@ def _panel(ax: "Axes", curves: list[dict], variants: list[str], score: str) -> N
         ax.plot(
             epoch, [row["mean"] for row in points], color=colour, linewidth=width, zorder=order, label=variant
         )
-        low, high = [row["ci_low"] for row in points], [row["ci_high"] for row in points]
+        low = [clip(row["ci_low"], bounds) for row in points]
+        high = [clip(row["ci_high"], bounds) for row in points]
         ax.fill_between(epoch, low, high, color=colour, alpha=0.2, linewidth=0)
     ax.grid(alpha=0.3)

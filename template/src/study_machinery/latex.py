@@ -19,6 +19,9 @@ SPECIAL = {
     "<": r"$<$",
     ">": r"$>$",
     "±": r"$\pm$",
+    # Which way a metric is better, in the tables' headers and captions.
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
 }
 
 

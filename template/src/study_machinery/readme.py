@@ -31,10 +31,11 @@ def section_of(recorded: Recorded, seeds_vary: str) -> str:
     metrics = ", ".join(recorded.metrics)
     alt = f"{metrics} per variant: means with 95% confidence intervals over the seeds"
     section = f"{tables.markdown(recorded, seeds_vary)}\n![{alt}]({recorded.shown('figure.png')})\n"
+    x = recorded.study.curves.x
     if not recorded.curves:
-        return section + "\nNo variant reports per-epoch scores, so there are no learning curves."
+        return section + f"\nNo variant reports per-{x} scores, so there are no learning curves."
     scores = ", ".join(dict.fromkeys(row["score"] for row in recorded.curves))
-    alt = f"Learning curves per variant: {scores} per epoch, means over the seeds with 95% confidence bands"
+    alt = f"Learning curves per variant: {scores} per {x}, means over the seeds with 95% confidence bands"
     return section + f"\n![{alt}]({recorded.shown('curves.png')})"
 
 

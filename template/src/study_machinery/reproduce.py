@@ -11,7 +11,7 @@ the main tier of conf/study.yaml by default):
 5. compares the re-run's results/TIER/metrics.json with the committed one within
    the tolerances in conf/study.yaml, and its comparisons.json too: each difference
    from the method and its interval within the metric's tolerance, and each claim's
-   verdict (higher, lower, no clear difference) the same; prints both tables, and
+   verdict (better, worse, no clear difference, in the metric's declared direction) the same; prints both tables, and
    exits 0 only if every check passes and every claim holds.
 """
 
@@ -223,12 +223,14 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
         reproduced = json.loads((results / "metrics.json").read_text())
         reproduced_claims = json.loads((results / "comparisons.json").read_text())
         compute = json.loads((results / "compute.json").read_text())
-        tolerances = load_study(clone / paths.CONF_DIR.relative_to(paths.ROOT)).tolerance
+        study = load_study(clone / paths.CONF_DIR.relative_to(paths.ROOT))
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    checks = compare(recorded, reproduced, tolerances)
-    comparison_checks, claims = compare_claims(recorded_claims, reproduced_claims, tolerances)
+    checks = compare(recorded, reproduced, study.tolerance)
+    comparison_checks, claims = compare_claims(
+        recorded_claims, reproduced_claims, study.tolerance, study.metrics
+    )
     timing = {"commit": commit, "tier": tier, "wall_seconds": round(time.perf_counter() - started, 3)}
     timing |= {key: compute[key] for key in ("runs", "run_seconds")}
     return checks + comparison_checks, claims, timing

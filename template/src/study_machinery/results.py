@@ -11,10 +11,10 @@ from pathlib import Path
 
 from . import curves, paths
 from .errors import StudyError
-from .study import METHOD
+from .study import METHOD, Metric, StudyConfig, load_study
 
 STATISTICS = ("mean", "std", "se", "ci_low", "ci_high", "n")
-DIFFERENCES = ("difference", "ci_low", "ci_high", "p_value", "p_holm", "df")
+DIFFERENCES = ("difference", "ci_low", "ci_high", "p_value", "p_holm", "df", "verdict", "family")
 # Each comparison with the method, paired by seed and unpaired.
 TESTS = ("paired", "welch")
 COMPUTE = ("runs", "cpu_hours", "gpu_hours", "energy_kwh", "co2e_kg")
@@ -37,10 +37,19 @@ class Recorded:
     runs: list[dict[str, str]]
     # One row per variant, per-epoch score and epoch: the learning curves (curves.py).
     curves: list[dict]
+    # conf/study.yaml: the metrics' directions and ranges, the main metric, what the seeds vary.
+    study: StudyConfig
 
     @property
     def metrics(self) -> list[str]:
-        return list(self.summary[METHOD])
+        """The declared metrics, the main one first."""
+        return self.study.ordered_metrics()
+
+    def metric(self, name: str) -> Metric:
+        return self.study.metrics[name]
+
+    def secondary(self, name: str) -> bool:
+        return name != self.study.main_metric
 
     @property
     def seeds(self) -> str:
@@ -53,8 +62,9 @@ class Recorded:
         return paths.shown(self.folder / name)
 
 
-def load(folder: Path, tier: str | None = None) -> Recorded:
+def load(folder: Path, tier: str | None = None, study: StudyConfig | None = None) -> Recorded:
     """Read results/<tier>/; raise ResultsError naming the file and the entry that is missing."""
+    study = study or load_study()
     names = ("metrics.json", "comparisons.json", "compute.json", "runs.csv", "curves.csv")
     files = {name: folder / name for name in names}
     for path in files.values():
@@ -65,6 +75,11 @@ def load(folder: Path, tier: str | None = None) -> Recorded:
     if METHOD not in summary:
         raise ResultsError(f"{files['metrics.json']} has no entry for the method, {METHOD!r}.")
     metrics = list(summary[METHOD])
+    if set(metrics) != set(study.metrics):
+        raise ResultsError(
+            f"{files['metrics.json']} holds the metrics {', '.join(metrics)}; conf/study.yaml declares "
+            f"{', '.join(study.metrics)}: run `uvx nox -s record` to record the result again."
+        )
     _require(files["metrics.json"], summary, list(summary), metrics, STATISTICS)
     others = [variant for variant in summary if variant != METHOD]
     for test in TESTS:
@@ -82,7 +97,7 @@ def load(folder: Path, tier: str | None = None) -> Recorded:
         learning = curves.read_table(files["curves.csv"])
     except (KeyError, TypeError, ValueError) as error:
         raise ResultsError(f"{files['curves.csv']} is not a table of learning curves ({error}).") from None
-    return Recorded(tier or folder.name, folder, summary, comparisons, compute, runs, learning)
+    return Recorded(tier or folder.name, folder, summary, comparisons, compute, runs, learning, study)
 
 
 def _json(path: Path) -> dict:
@@ -105,4 +120,7 @@ def _require(
                 raise ResultsError(f"{path}: variant {variant!r} has no metric {metric!r}.")
             missing = [key for key in keys if key not in entry]
             if missing:
-                raise ResultsError(f"{path}: {variant!r} {metric!r} lacks {', '.join(missing)}.")
+                raise ResultsError(
+                    f"{path}: {variant!r} {metric!r} lacks {', '.join(missing)} (recorded by an earlier "
+                    "release of the template, or edited by hand): run `uvx nox -s record`."
+                )

@@ -1,4 +1,4 @@
-"""The study's own settings, conf/study.yaml: its tiers, tolerances and compute assumptions.
+"""The study's own settings, conf/study.yaml: its metrics, tiers, tolerances and compute assumptions.
 
 The schema below is the machinery's: a misspelt key or a value of the wrong type in
 conf/study.yaml is refused with the file named, before anything runs.
@@ -7,6 +7,7 @@ conf/study.yaml is refused with the file named, before anything runs.
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import yaml
 from omegaconf import MISSING, OmegaConf
@@ -41,6 +42,56 @@ class Launcher(Enum):
     basic = "basic"
 
 
+class Better(Enum):
+    higher = "higher"
+    lower = "lower"
+
+
+@dataclass
+class Metric:
+    # Which way is better: what turns a difference into "better" or "worse" for a reader.
+    better: Better = MISSING
+    # The values the metric can take, [low, high], null where unbounded: the figures keep their
+    # intervals inside it (a 95% interval of an accuracy near 1 would otherwise pass 1).
+    # Typed Any: OmegaConf refuses a whole number such as 0 in a list of optional floats; the
+    # values are checked by check_metrics.
+    range: list[Any] = field(default_factory=lambda: [None, None])
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.better is Better.higher else "↓"
+
+    def verdict(self, low: float | None, high: float | None) -> str:
+        """Where the 95% interval of (variant - method) lies, in a reader's words for the variant."""
+        if low is None or high is None:
+            return "missing"
+        if low <= 0 <= high:
+            return NO_CLEAR_DIFFERENCE
+        return "better" if (low > 0) == (self.better is Better.higher) else "worse"
+
+    def clip(self, value: float) -> float:
+        return clip(value, self.range)
+
+
+NO_CLEAR_DIFFERENCE = "no clear difference"
+
+
+def clip(value: float, bounds: list[float | None]) -> float:
+    """The value moved inside [low, high]; a bound of None is no bound."""
+    low, high = bounds
+    value = value if low is None else max(low, value)
+    return value if high is None else min(high, value)
+
+
+@dataclass
+class CurvesConfig:
+    # What the research code counts when it calls on_epoch: the learning curves' x-axis.
+    x: str = "epoch"
+    # The values a per-epoch quantity (the part after SPLIT_) can take, [low, high], null for no
+    # bound, beyond the metrics' own ranges: the bands stay inside them.
+    ranges: dict[str, list[Any]] = field(default_factory=dict)
+
+
 @dataclass
 class TierConfig:
     seeds: list[int] = MISSING
@@ -63,12 +114,27 @@ class ComputeAssumptions:
 
 @dataclass
 class StudyConfig:
+    # The metric the study's claims are about; the others are secondary (results.md says why).
+    main_metric: str = MISSING
+    # Every metric a run reports, declared once; a run reporting another one is refused.
+    metrics: dict[str, Metric] = MISSING
     main_tier: str = MISSING
     # What changes from one seed to the next: the variation the error bars measure.
     seeds_vary: str = MISSING
     tiers: dict[str, TierConfig] = MISSING
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
     compute: ComputeAssumptions = MISSING
+    curves: CurvesConfig = field(default_factory=CurvesConfig)
+
+    def ordered_metrics(self) -> list[str]:
+        """The declared metrics, the main one first: the order of every table and figure."""
+        return [self.main_metric, *(name for name in self.metrics if name != self.main_metric)]
+
+    def bounds(self, quantity: str) -> list[float | None]:
+        """The values a per-epoch quantity can take: a metric's range, or one of curves.ranges."""
+        if quantity in self.metrics:
+            return self.metrics[quantity].range
+        return self.curves.ranges.get(quantity, [None, None])
 
 
 def read_settings(path: Path, schema: type):
@@ -93,6 +159,7 @@ def load_study(conf_dir: Path = paths.CONF_DIR) -> StudyConfig:
     """Read conf/study.yaml, checked against its schema and for seeds enough to measure a spread."""
     path = conf_dir / "study.yaml"
     study = read_settings(path, StudyConfig)
+    check_metrics(study, paths.shown(path))
     if study.main_tier not in study.tiers:
         raise StudyError(f"{path}: main_tier {study.main_tier!r} is not one of its tiers.")
     for name, tier in study.tiers.items():
@@ -103,6 +170,48 @@ def load_study(conf_dir: Path = paths.CONF_DIR) -> StudyConfig:
         if len(set(tier.seeds)) != len(tier.seeds):
             raise StudyError(f"{path}: tier {name!r} lists a seed twice: {tier.seeds}.")
     return study
+
+
+def check_metrics(study: StudyConfig, shown: str) -> None:
+    """The main metric and every tolerance name a declared metric; each range is [low, high]."""
+    declared = ", ".join(study.metrics) or "none"
+    if not study.metrics:
+        raise StudyError(f"{shown}: `metrics` declares no metric; declare each metric the runs report.")
+    if study.main_metric not in study.metrics:
+        raise StudyError(
+            f"{shown}: main_metric {study.main_metric!r} is not declared under `metrics` ({declared})."
+        )
+    unknown = [name for name in study.tolerance if name not in study.metrics]
+    if unknown:
+        raise StudyError(
+            f"{shown}: a tolerance for {', '.join(map(repr, unknown))}, which is not declared under "
+            f"`metrics` ({declared}): a misspelt name would leave the real metric compared exactly."
+        )
+    ranges = {f"metric {name!r}": metric.range for name, metric in study.metrics.items()}
+    ranges |= {f"curves: quantity {name!r}": bounds for name, bounds in study.curves.ranges.items()}
+    for name, bounds in ranges.items():
+        numbers = all(bound is None or type(bound) in (int, float) for bound in bounds)
+        low, high = bounds if len(bounds) == 2 and numbers else (1, 0)  # (1, 0): refused below
+        if low is not None and high is not None and low >= high:
+            raise StudyError(
+                f"{shown}: {name}: a range is [low, high] with low < high (null for no bound), not {bounds}."
+            )
+
+
+def check_reported(study: StudyConfig, reported: list[str], where: str) -> None:
+    """A run's metrics are exactly the declared ones: StudyError naming both sides otherwise."""
+    undeclared = [name for name in reported if name not in study.metrics]
+    missing = [name for name in study.metrics if name not in reported]
+    if undeclared or missing:
+        parts = []
+        if undeclared:
+            parts.append(f"reports {', '.join(undeclared)}, not declared")
+        if missing:
+            parts.append(f"does not report {', '.join(missing)}, declared")
+        raise StudyError(
+            f"{where} {' and '.join(parts)} under `metrics` in {paths.shown(paths.STUDY_FILE)}: "
+            "declare every metric the runs report (which way is better), and only those."
+        )
 
 
 # NumPy's and scikit-learn's seeds are unsigned 32-bit integers.

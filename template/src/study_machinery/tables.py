@@ -21,11 +21,35 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.2g}"
 
 
+def directions(recorded: Recorded) -> str:
+    """What the arrows mean and which metric is the main one, for every caption."""
+    secondary = [metric for metric in recorded.metrics if recorded.secondary(metric)]
+    text = f"↑: higher is better; ↓: lower is better. The main metric is {recorded.metrics[0]}"
+    if not secondary:
+        return text + "."
+    return text + f"; {' and '.join(secondary)} {'is' if len(secondary) == 1 else 'are'} secondary."
+
+
+def header(recorded: Recorded, metric: str) -> str:
+    """A metric's column: its name, which way is better, and whether it is secondary."""
+    label = f"{metric} {recorded.metric(metric).arrow}"
+    return f"{label} (secondary)" if recorded.secondary(metric) else label
+
+
 def results_caption(recorded: Recorded, seeds_vary: str) -> str:
     return (
         f"Mean ± sample standard deviation (ddof=1) over n={recorded.seeds} seeds, and the 95% "
-        f"confidence interval of the mean (Student's t). The seeds vary {seeds_vary}."
+        f"confidence interval of the mean (Student's t). {directions(recorded)} "
+        f"The seeds vary {seeds_vary}."
     )
+
+
+def families(recorded: Recorded) -> str:
+    """How many comparisons each of Holm's families holds: the main metric's, the secondary ones'."""
+    others = len(recorded.comparisons)
+    main = f"the {others} comparisons of the main metric, {recorded.metrics[0]}"
+    secondary = others * (len(recorded.metrics) - 1)
+    return main + (f", and the {secondary} of the secondary metrics apart" if secondary else "")
 
 
 def differences_caption(recorded: Recorded) -> str:
@@ -33,10 +57,11 @@ def differences_caption(recorded: Recorded) -> str:
         f"Mean difference from the {METHOD} method (variant minus {METHOD}) over the same "
         f"n={recorded.seeds} seeds, paired by seed since a seed gives every variant the same "
         "train/test split: its 95% confidence interval, and the two-sided p-value of the paired t-test "
-        f"adjusted by Holm's method for the {len(recorded.comparisons) * len(recorded.metrics)} "
-        "comparisons in this table (the unadjusted p-values, and Welch's unpaired test, are in "
-        "comparisons.json). An interval that contains 0 means no difference was detected at this n, "
-        "not that there is none; the intervals are not adjusted."
+        f"adjusted by Holm's method within its family: {families(recorded)} (the unadjusted "
+        f"p-values, and Welch's unpaired test, are in comparisons.json). {directions(recorded)} The "
+        f"verdict is the variant's against {METHOD}: better or worse where the interval excludes 0, "
+        "read in the metric's direction; no clear difference where it contains 0, which means no "
+        "difference was detected at this n, not that there is none. The intervals are not adjusted."
     )
 
 
@@ -70,16 +95,18 @@ def _result_rows(recorded: Recorded, plus_minus: str, text: Callable[[str], str]
 def _difference_rows(
     recorded: Recorded, number: Callable[[float], str], text: Callable[[str], str]
 ) -> list[list[str]]:
-    """Per other variant: its name, then per metric the paired `difference [low, high]` and Holm's p."""
+    """Per other variant: its name, then per metric the paired `difference [low, high]`, Holm's p
+    and the verdict in the metric's direction."""
     return [
         [
             text(variant),
             *(
                 cell
-                for diff in (by_metric[metric]["paired"] for metric in recorded.metrics)
+                for metric, diff in ((metric, by_metric[metric]["paired"]) for metric in recorded.metrics)
                 for cell in (
                     f"{number(diff['difference'])} [{number(diff['ci_low'])}, {number(diff['ci_high'])}]",
                     text(_p(diff["p_holm"])),
+                    recorded.metric(metric).verdict(diff["ci_low"], diff["ci_high"]),
                 )
             ),
         ]
@@ -99,11 +126,18 @@ def markdown(recorded: Recorded, seeds_vary: str) -> str:
     """Both tables with their captions, and the compute behind them."""
     metrics = recorded.metrics
     results = _markdown_table(
-        ["variant", *(cell for metric in metrics for cell in (metric, "95% CI"))],
+        ["variant", *(cell for metric in metrics for cell in (header(recorded, metric), "95% CI"))],
         _result_rows(recorded, "±", str),
     )
     differences = _markdown_table(
-        [f"vs. {METHOD}", *(cell for metric in metrics for cell in (f"Δ {metric} [95% CI]", "p (Holm)"))],
+        [
+            f"vs. {METHOD}",
+            *(
+                cell
+                for metric in metrics
+                for cell in (f"Δ {header(recorded, metric)} [95% CI]", "p (Holm)", "verdict")
+            ),
+        ],
         _difference_rows(recorded, lambda value: f"{value:+.4f}", str),
     )
     lines = [
@@ -148,22 +182,25 @@ def _latex_table(label: str, caption: str, header: list[str], rows: list[list[st
 
 def latex_results(recorded: Recorded, seeds_vary: str) -> str:
     """The per-variant table, label tab:results."""
-    header = ["Variant", *(cell for metric in recorded.metrics for cell in (escape(metric), r"95\% CI"))]
+    columns = [
+        "Variant",
+        *(cell for metric in recorded.metrics for cell in (escape(header(recorded, metric)), r"95\% CI")),
+    ]
     caption = f"{results_caption(recorded, seeds_vary)} {compute_sentence(recorded)}"
     rows = _result_rows(recorded, r"$\pm$", escape)
-    return _latex_table("tab:results", caption, header, rows, recorded.shown("metrics.json"))
+    return _latex_table("tab:results", caption, columns, rows, recorded.shown("metrics.json"))
 
 
 def latex_differences(recorded: Recorded) -> str:
     """Each baseline and ablation against the method, label tab:differences."""
-    header = [
+    columns = [
         rf"vs.\ {escape(METHOD)}",
         *(
             cell
             for metric in recorded.metrics
-            for cell in (rf"$\Delta$ {escape(metric)} [95\% CI]", "$p$ (Holm)")
+            for cell in (rf"$\Delta$ {escape(header(recorded, metric))} [95\% CI]", "$p$ (Holm)", "Verdict")
         ),
     ]
     rows = _difference_rows(recorded, lambda value: f"${value:+.4f}$", escape)
     source = recorded.shown("comparisons.json")
-    return _latex_table("tab:differences", differences_caption(recorded), header, rows, source)
+    return _latex_table("tab:differences", differences_caption(recorded), columns, rows, source)
