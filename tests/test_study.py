@@ -575,9 +575,17 @@ def test_only_the_runs_an_edit_changes_execute(default_study, tmp_path):
         lambda: raw.write_text(raw.read_text().replace("md5: ", "md5: 0", 1))
     )
 
-    # The research code changed: every run is stale. Executing the smoke tier shows it.
+    # Formatting and comments change nothing a run does: no run is stale (run identity hashes the
+    # code's syntax tree). ruff's formatter at another line length rewraps most of the file.
     models = study / "src/digits_study/models.py"
-    models.write_text(models.read_text() + "\n# A comment changes the code: every run is stale.\n")
+    models.write_text(models.read_text() + "\n# A comment changes nothing a run computes.\n")
+    formatted = uv_run(study, "ruff", "format", "--line-length", "60", str(models))
+    assert formatted.returncode == 0 and "1 file reformatted" in formatted.stdout, formatted.stdout
+    status = uv_run(study, "python", "-m", "study_machinery", "status", "--summary")
+    assert "all tiers: 0 of 48 runs to execute" in status.stdout, status.stdout
+
+    # The research code changed what it does: every run is stale. Executing the smoke tier shows it.
+    models.write_text(models.read_text() + "\nVALUE_ADDED_BY_TEST = 1\n")
     status = uv_run(study, "python", "-m", "study_machinery", "status", "--summary")
     assert "runs@small: 36 of 36 runs to execute (36 stale: code)" in status.stdout, status.stdout
     before = run_records(study)

@@ -5,12 +5,22 @@ as it is, and only runs that are missing or whose key changed execute (tier.py).
 four parts, each a hash, so that a stale run can say which of them changed:
 
 - config: the run's fully resolved config (variant, scale, seed and every value they set);
-- code: every file of the research code, src/<package>/ (the machinery only starts and
-  records a run, so a template update that changes it does not re-run anything);
+- code: the research code, src/<package>/: each file's path, and each Python file's syntax
+  tree, so formatting and comments do not count (below); the machinery is not part of it: it
+  only starts and records a run, so a template update that changes it does not re-run anything;
 - data: the MD5s DVC recorded for the data under data/ (dvc.lock, data/*.dvc);
 - environment: uv.lock, so an upgraded package re-runs everything.
+
+The code part hashes a Python file's syntax tree, not its text, so that `ruff format` or a new
+comment does not make every run stale. Everything the tree keeps counts, docstrings too: a
+program can read its docstrings (an argparse description), and when unsure, a run is stale.
+A Python file that does not parse counts by its bytes (its run fails, and says why), and so
+does every other file (a table, a YAML file). A renamed module is a change: paths count. The
+tree's form can differ from one Python version to the next, so a study that moves to another
+Python may find every run stale (code) once.
 """
 
+import ast
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,13 +30,25 @@ from . import contract, paths, provenance
 PARTS = ("config", "code", "data", "environment")
 
 
+def file_hash(path: Path) -> bytes:
+    """SHA-256 of a Python file's syntax tree (no positions), or of the bytes of a file that is not one."""
+    data = path.read_bytes()
+    if path.suffix == ".py":
+        try:
+            tree = ast.parse(data, filename=str(path))
+        except (SyntaxError, ValueError):  # ValueError: a null byte, on Python 3.10
+            return hashlib.sha256(b"bytes\0" + data).digest()
+        return hashlib.sha256(b"ast\0" + ast.dump(tree, include_attributes=False).encode()).digest()
+    return hashlib.sha256(data).digest()
+
+
 def code_hash(package: Path) -> str:
     """SHA-256 over the research package's files, by path and content (bytecode caches aside)."""
     digest = hashlib.sha256()
     files = (path for path in package.rglob("*") if path.is_file() and "__pycache__" not in path.parts)
     for path in sorted(files):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(file_hash(path))
     return digest.hexdigest()
 
 
