@@ -32,11 +32,14 @@ class IncompleteRunsError(StudyError):
     """Raised when the runs cannot make a result: one left no metrics, or the method is missing."""
 
 
-def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
-    """Every run's metrics, in study order; fails on any run that did not finish."""
+def collect(
+    runs_dir: Path, names: list[str], seeds: list[int], left_out: frozenset[tuple[str, int]] = frozenset()
+) -> list[dict]:
+    """Every run's metrics, in study order, but the (variant, seed) pairs left out by a recorded
+    decision; fails on any other run that did not finish."""
     rows, missing = [], []
     for variant in names:
-        for seed in seeds:
+        for seed in (seed for seed in seeds if (variant, seed) not in left_out):
             run_dir = paths.run_dir(runs_dir, variant, seed)
             if not (run_dir / "metrics.json").is_file():
                 missing.append(str(run_dir))
@@ -61,9 +64,10 @@ def collect(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
         raise IncompleteRunsError(f"no runs to aggregate in {runs_dir}: the tier lists no variants or seeds.")
     if missing:
         raise IncompleteRunsError(
-            "these runs have no metrics.json (interrupted or never run): "
+            "these runs have no metrics.json (interrupted, failed or never run): "
             + ", ".join(missing)
-            + ". Run `uv run dvc repro` to run the study again."
+            + ". Run `uv run dvc repro` to run the study again; a run that cannot finish is left "
+            "out only by a decision recorded under `excluded` in conf/study.yaml (docs/results.md)."
         )
     return rows
 
@@ -102,7 +106,7 @@ def compare_with_method(
     comparisons = {
         variant: {
             metric: {
-                "paired": paired_difference(by_seed(rows, METHOD, metric), by_seed(rows, variant, metric)),
+                "paired": paired_difference(*paired(rows, variant, metric)),
                 "welch": difference(scores(rows, METHOD, metric), scores(rows, variant, metric)),
             }
             for metric in study.ordered_metrics()
@@ -138,6 +142,14 @@ def scores(rows: list[dict], variant: str, metric: str) -> list[float]:
 
 def by_seed(rows: list[dict], variant: str, metric: str) -> dict[int, float]:
     return {row["seed"]: row[metric] for row in rows if row["variant"] == variant}
+
+
+def paired(rows: list[dict], variant: str, metric: str) -> tuple[dict[int, float], dict[int, float]]:
+    """The method's and the variant's scores on the seeds both kept (all of them, unless some
+    run was left out): a pair is one seed's two runs."""
+    method, other = by_seed(rows, METHOD, metric), by_seed(rows, variant, metric)
+    shared = [seed for seed in method if seed in other]
+    return {seed: method[seed] for seed in shared}, {seed: other[seed] for seed in shared}
 
 
 def _significant(value: float) -> float:
@@ -197,9 +209,10 @@ def aggregate_tier(tier: str) -> None:
     study = load_study()
     names = variants()
     seeds = study.tiers[tier].seeds
-    rows = collect(paths.runs_dir(tier), names, seeds)
+    left_out = frozenset((exclusion.variant, exclusion.seed) for exclusion in study.left_out(tier))
+    rows = collect(paths.runs_dir(tier), names, seeds, left_out)
     # collect() checked that every run reports the same metrics: the first run speaks for all.
     first = paths.run_dir(paths.runs_dir(tier), rows[0]["variant"], rows[0]["seed"]) / "metrics.json"
     check_reported(study, metric_names(rows), paths.shown(first))
-    learning = curves.summarise(paths.runs_dir(tier), names, seeds)
+    learning = curves.summarise(paths.runs_dir(tier), names, seeds, left_out)
     write_results(rows, names, paths.results_dir(tier), study, learning)

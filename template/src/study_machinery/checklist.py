@@ -144,6 +144,21 @@ def error_bars_state() -> tuple[str, str]:
     )
 
 
+def metrics_state() -> tuple[str, str]:
+    study = load_study()
+    directions = ", ".join(f"{name} ({study.metrics[name].better.value} is better)" for name in study.metrics)
+    return DONE, f"main metric {study.main_metric}; declared in conf/study.yaml: {directions}"
+
+
+def left_out_state() -> tuple[str, str]:
+    """Every run is in the result, or left out by a decision the captions show."""
+    study = load_study()
+    if not study.excluded:
+        return DONE, "every run of every tier is in its result: none left out"
+    listed = "; ".join(f"{exclusion.tier}: {exclusion}" for exclusion in study.excluded)
+    return CHECK, f"{len(study.excluded)} left out by conf/study.yaml's `excluded`, named in every caption: {listed}"
+
+
 def compute_state() -> tuple[str, str]:
     try:
         recorded = load(paths.results_dir(load_study().main_tier))
@@ -191,6 +206,8 @@ def items() -> list[Item]:
         (neurips, "Data others can fetch", data_state),
         (neurips, "Scripts for the method and the baselines", comparisons_state),
         (neurips, "Error bars defined: what varies, and which statistic", error_bars_state),
+        (neurips, "Metrics: which way is better, and the main one", metrics_state),
+        (neurips, "Every run reported, or left out by a stated decision", left_out_state),
         (neurips, "Compute reported", compute_state),
         (neurips, "Citation", citation_state),
     ]

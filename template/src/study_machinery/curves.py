@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 COLUMNS = ("variant", "score", "epoch", "mean", "ci_low", "ci_high", "std", "n")
 
 
-def summarise(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
+def summarise(
+    runs_dir: Path, names: list[str], seeds: list[int], left_out: frozenset[tuple[str, int]] = frozenset()
+) -> list[dict]:
     """One row per variant, score and epoch that at least two seeds reported as a number (a spread
     needs two; a diverged seed's null is left out, and n says how many remain)."""
     # Imported here: scipy.stats takes a second to import, and the README and the report,
@@ -39,7 +41,8 @@ def summarise(runs_dir: Path, names: list[str], seeds: list[int]) -> list[dict]:
         runs = [
             {record["epoch"]: record for record in epochs.read(path)}
             for seed in seeds
-            if (path := paths.run_dir(runs_dir, variant, seed) / epochs.EPOCHS).is_file()
+            if (variant, seed) not in left_out
+            and (path := paths.run_dir(runs_dir, variant, seed) / epochs.EPOCHS).is_file()
         ]
         scores = list(dict.fromkeys(name for run in runs for record in run.values() for name in record))
         for score in (name for name in scores if name != "epoch"):

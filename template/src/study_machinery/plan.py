@@ -50,7 +50,7 @@ def plan(tier: str, runs: Path | None = None, conf_dir: Path = paths.CONF_DIR) -
     from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
-    seeds = load_study(conf_dir).tiers[tier].seeds
+    study = load_study(conf_dir)
     runs = runs or paths.runs_dir(tier)
     shared = identity.shared()
     planned, composed = [], {}
@@ -68,7 +68,8 @@ def plan(tier: str, runs: Path | None = None, conf_dir: Path = paths.CONF_DIR) -
             base = copy.deepcopy(with_hydra)
             with open_dict(base):
                 del base["hydra"]
-            for seed in seeds:
+            # A run left out by a recorded decision (conf/study.yaml's `excluded`) is not run.
+            for seed in study.kept(tier, variant):
                 config = copy.deepcopy(base)
                 config.seed = seed  # an int in range: load_study checked it
                 resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)

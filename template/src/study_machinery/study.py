@@ -93,6 +93,20 @@ class CurvesConfig:
 
 
 @dataclass
+class Exclusion:
+    """A run left out of a tier's result by a recorded decision (a seed whose split breaks a model)."""
+
+    tier: str = MISSING
+    variant: str = MISSING
+    seed: int = MISSING
+    # Why, in words a reader can check: every table caption, the README and the checklist show it.
+    why: str = MISSING
+
+    def __str__(self) -> str:
+        return f"{self.variant} seed {self.seed} ({self.why.strip().rstrip('.')})"
+
+
+@dataclass
 class TierConfig:
     seeds: list[int] = MISSING
     # Where its runs execute: a file under conf/executor/ (executors.py).
@@ -125,6 +139,16 @@ class StudyConfig:
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
     compute: ComputeAssumptions = MISSING
     curves: CurvesConfig = field(default_factory=CurvesConfig)
+    # Runs left out of the result, each by a decision recorded here; none by default.
+    excluded: list[Exclusion] = field(default_factory=list)
+
+    def left_out(self, tier: str) -> list[Exclusion]:
+        return [exclusion for exclusion in self.excluded if exclusion.tier == tier]
+
+    def kept(self, tier: str, variant: str) -> list[int]:
+        """The tier's seeds that count for a variant: all but those left out."""
+        out = {exclusion.seed for exclusion in self.left_out(tier) if exclusion.variant == variant}
+        return [seed for seed in self.tiers[tier].seeds if seed not in out]
 
     def ordered_metrics(self) -> list[str]:
         """The declared metrics, the main one first: the order of every table and figure."""
@@ -169,6 +193,7 @@ def load_study(conf_dir: Path = paths.CONF_DIR) -> StudyConfig:
             raise StudyError(f"{path}: tier {name!r}: {SEED_RULE}, not {tier.seeds}.")
         if len(set(tier.seeds)) != len(tier.seeds):
             raise StudyError(f"{path}: tier {name!r} lists a seed twice: {tier.seeds}.")
+    check_exclusions(study, paths.shown(path), variants(conf_dir))
     return study
 
 
@@ -196,6 +221,31 @@ def check_metrics(study: StudyConfig, shown: str) -> None:
             raise StudyError(
                 f"{shown}: {name}: a range is [low, high] with low < high (null for no bound), not {bounds}."
             )
+
+
+def check_exclusions(study: StudyConfig, shown: str, names: list[str]) -> None:
+    """Each run left out is one the study has, said once, with a reason; every variant keeps a
+    spread, and seeds enough in common with the method to pair them."""
+    seen = set()
+    for exclusion in study.excluded:
+        where = f"{shown}: excluded {exclusion.variant} seed {exclusion.seed} of tier {exclusion.tier!r}"
+        if exclusion.tier not in study.tiers or exclusion.seed not in study.tiers[exclusion.tier].seeds:
+            raise StudyError(f"{where}: the tier has no such seed.")
+        if exclusion.variant not in names:
+            raise StudyError(f"{where}: there is no conf/variant/{exclusion.variant}.yaml.")
+        if not exclusion.why.strip():
+            raise StudyError(f"{where}: say why (`why:`); every table caption shows it.")
+        if (key := (exclusion.tier, exclusion.variant, exclusion.seed)) in seen:
+            raise StudyError(f"{where}: listed twice.")
+        seen.add(key)
+    for tier in {exclusion.tier for exclusion in study.excluded}:
+        method = set(study.kept(tier, METHOD))
+        for variant in names:
+            if len(method & set(study.kept(tier, variant))) < 2:
+                raise StudyError(
+                    f"{shown}: with the runs excluded, {variant} keeps fewer than two seeds in common "
+                    f"with {METHOD} in tier {tier!r}: no spread, and nothing to pair."
+                )
 
 
 def check_reported(study: StudyConfig, reported: list[str], where: str) -> None:

@@ -36,11 +36,22 @@ def header(recorded: Recorded, metric: str) -> str:
     return f"{label} (secondary)" if recorded.secondary(metric) else label
 
 
+def left_out(recorded: Recorded) -> str:
+    """The runs left out by a recorded decision, for every caption; empty when none."""
+    excluded = recorded.study.left_out(recorded.tier)
+    if not excluded:
+        return ""
+    return (
+        f" Left out by a decision recorded in conf/study.yaml ({len(excluded)} "
+        f"run{'s' if len(excluded) > 1 else ''}): {'; '.join(map(str, excluded))}."
+    )
+
+
 def results_caption(recorded: Recorded, seeds_vary: str) -> str:
     return (
         f"Mean ± sample standard deviation (ddof=1) over n={recorded.seeds} seeds, and the 95% "
         f"confidence interval of the mean (Student's t). {directions(recorded)} "
-        f"The seeds vary {seeds_vary}."
+        f"The seeds vary {seeds_vary}.{left_out(recorded)}"
     )
 
 
@@ -54,14 +65,15 @@ def families(recorded: Recorded) -> str:
 
 def differences_caption(recorded: Recorded) -> str:
     return (
-        f"Mean difference from the {METHOD} method (variant minus {METHOD}) over the same "
-        f"n={recorded.seeds} seeds, paired by seed since a seed gives every variant the same "
+        f"Mean difference from the {METHOD} method (variant minus {METHOD}) over the seeds both "
+        f"have (n={recorded.seeds}), paired by seed since a seed gives every variant the same "
         "train/test split: its 95% confidence interval, and the two-sided p-value of the paired t-test "
         f"adjusted by Holm's method within its family: {families(recorded)} (the unadjusted "
         f"p-values, and Welch's unpaired test, are in comparisons.json). {directions(recorded)} The "
         f"verdict is the variant's against {METHOD}: better or worse where the interval excludes 0, "
         "read in the metric's direction; no clear difference where it contains 0, which means no "
-        "difference was detected at this n, not that there is none. The intervals are not adjusted."
+        f"difference was detected at this n, not that there is none. The intervals are not adjusted."
+        f"{left_out(recorded)}"
     )
 
 

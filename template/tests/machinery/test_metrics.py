@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from study_machinery import figure, paths, tables
+from study_machinery import contract, figure, paths, tables
+from study_machinery.aggregate import IncompleteRunsError, collect, compare_with_method
 from study_machinery.errors import StudyError
 from study_machinery.estimates import holm
+from study_machinery.plan import plan
 from study_machinery.results import load
 from study_machinery.study import (
     METHOD,
@@ -23,6 +25,7 @@ from study_machinery.study import (
     Metric,
     check_reported,
     load_study,
+    variants,
 )
 
 STUDY = load_study()
@@ -178,3 +181,68 @@ def test_intervals_are_kept_inside_the_declared_range():
     assert Metric(better=Better.lower).clip(-5.0) == -5.0, "no range, no bound"
     for metric in STUDY.metrics:
         assert STUDY.bounds(metric) == STUDY.metrics[metric].range
+
+
+def _runs(tmp_path: Path, scores: dict[str, dict[int, float]]) -> Path:
+    """Finished runs under tmp_path: every declared metric gets the same score."""
+    for variant, by_seed in scores.items():
+        for seed, score in by_seed.items():
+            folder = paths.run_dir(tmp_path, variant, seed)
+            folder.mkdir(parents=True)
+            (folder / "metrics.json").write_text(json.dumps(dict.fromkeys(STUDY.metrics, score)))
+            run = {"seconds": 1.0, "cpu_cores_used": 1, "gpus_used": 0}
+            (folder / "run.json").write_text(json.dumps(run))
+    return tmp_path
+
+
+def test_a_run_that_did_not_finish_stops_the_result_unless_left_out_by_a_decision(tmp_path):
+    other = next(name for name in variants() if name != METHOD)
+    runs = _runs(tmp_path, {METHOD: {0: 0.5, 1: 0.6, 2: 0.7}, other: {0: 0.4, 2: 0.5}})
+    with pytest.raises(IncompleteRunsError, match=r"seed_1.*left out only by a decision recorded"):
+        collect(runs, [METHOD, other], [0, 1, 2])
+    rows = collect(runs, [METHOD, other], [0, 1, 2], frozenset({(other, 1)}))
+    comparisons = compare_with_method(rows, [METHOD, other], STUDY)
+    paired = comparisons[other][STUDY.main_metric]["paired"]
+    # Paired over seeds 0 and 2, the ones both kept: differences -0.1 and -0.2.
+    assert paired["difference"] == pytest.approx(-0.15)
+    assert paired["df"] == 1.0
+
+
+def _excluding(tmp_path: Path, tier: str, excluded: list[dict]) -> Path:
+    """conf/ with these runs excluded, and one seed more in the tier, so that its variants keep two."""
+    settings = yaml.safe_load((paths.CONF_DIR / "study.yaml").read_text())
+    tiers = settings["tiers"]
+    tiers[tier] = {**tiers[tier], "seeds": [*tiers[tier]["seeds"], max(tiers[tier]["seeds"]) + 1]}
+    return _study_with(tmp_path, tiers=tiers, excluded=excluded)
+
+
+def test_an_exclusion_must_name_a_run_the_study_has_and_say_why(tmp_path):
+    seed = STUDY.tiers["smoke"].seeds[0]
+    entry = {"tier": "smoke", "variant": METHOD, "seed": seed, "why": "its split is degenerate"}
+    assert load_study(_excluding(tmp_path / "good", "smoke", [entry])).left_out("smoke")[0].seed == seed
+    cases = {
+        "the tier has no such seed": {**entry, "seed": 2**31},
+        "there is no conf/variant/nowhere.yaml": {**entry, "variant": "nowhere"},
+        "say why": {**entry, "why": " "},
+        "keeps fewer than two seeds in common": {**entry, "seed": STUDY.tiers["smoke"].seeds[1]},
+    }
+    for index, (message, bad) in enumerate(cases.items()):
+        with pytest.raises(StudyError, match=message):
+            load_study(_excluding(tmp_path / str(index), "smoke", [entry, bad]))
+
+
+def test_a_run_left_out_is_not_planned_and_every_caption_names_it(tmp_path):
+    other = next(name for name in variants() if name != METHOD)
+    seed = STUDY.tiers["smoke"].seeds[0]
+    entry = {"tier": "smoke", "variant": other, "seed": seed, "why": "its split is degenerate"}
+    conf = _excluding(tmp_path, "smoke", [entry])
+    contract.register_configs()
+    planned = {(run.variant, run.seed) for run in plan("smoke", tmp_path / "runs", conf)}
+    assert (other, seed) not in planned and (METHOD, seed) in planned
+    recorded = replace(load(SMOKE), study=load_study(conf))
+    named = (
+        "Left out by a decision recorded in conf/study.yaml (1 run): "
+        f"{other} seed {seed} (its split is degenerate)."
+    )
+    assert named in tables.results_caption(recorded, "the split")
+    assert named in tables.differences_caption(recorded)
