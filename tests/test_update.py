@@ -354,6 +354,17 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
     runs = json.loads((study / "results/smoke/metrics.json").read_text())
     assert "ablation/narrower" in runs and "ablation/no_weight_decay" not in runs
+    # The metrics' declarations came with the update, and the result was recorded again in the
+    # current format: each comparison with its verdict and its family for Holm's adjustment.
+    assert yaml.safe_load((study / "conf/study.yaml").read_text())["main_metric"] == "accuracy"
+    comparisons = json.loads((study / "results/smoke/comparisons.json").read_text())
+    entries = [
+        entry
+        for by_metric in comparisons.values()
+        for tests in by_metric.values()
+        for entry in tests.values()
+    ]
+    assert entries and all(entry["verdict"] and entry["family"] for entry in entries)
     # The runs depend on the research code as a whole: the new module too.
     with (study / f"src/{package}/layers.py").open("a") as layers:
         layers.write("NARROWER = [50]\n")

@@ -156,7 +156,10 @@ def left_out_state() -> tuple[str, str]:
     if not study.excluded:
         return DONE, "every run of every tier is in its result: none left out"
     listed = "; ".join(f"{exclusion.tier}: {exclusion}" for exclusion in study.excluded)
-    return CHECK, f"{len(study.excluded)} left out by conf/study.yaml's `excluded`, named in every caption: {listed}"
+    return (
+        CHECK,
+        f"{len(study.excluded)} left out by conf/study.yaml's `excluded`, named in every caption: {listed}",
+    )
 
 
 def compute_state() -> tuple[str, str]:

@@ -120,7 +120,9 @@ def compare_claims(
                 values = old_pair.get(statistic), new_pair.get(statistic)
                 checks.append(Check(f"{variant} - {METHOD}", metric, statistic, *values, text, passed))
             declared = metrics.get(metric)
-            claims.append(Claim(variant, metric, *(_verdict(declared, pair) for pair in (old_pair, new_pair))))
+            claims.append(
+                Claim(variant, metric, *(_verdict(declared, pair) for pair in (old_pair, new_pair)))
+            )
     return checks, claims
 
 

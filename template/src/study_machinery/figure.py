@@ -59,7 +59,9 @@ def on_axis(recorded: Recorded, metric: str) -> tuple[tuple[float, float], list[
     summary = recorded.summary
     centre = summary[METHOD][metric]["mean"]
     low, high = extent(recorded, METHOD, metric)
-    others = sorted((v for v in summary if v != METHOD), key=lambda v: abs(summary[v][metric]["mean"] - centre))
+    others = sorted(
+        (v for v in summary if v != METHOD), key=lambda v: abs(summary[v][metric]["mean"] - centre)
+    )
     for index, variant in enumerate(others):
         first, last = extent(recorded, variant, metric)
         # A span of zero width (every seed alike): measure the gap against the values' own scale.

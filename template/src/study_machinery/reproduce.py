@@ -11,8 +11,8 @@ the main tier of conf/study.yaml by default):
 5. compares the re-run's results/TIER/metrics.json with the committed one within
    the tolerances in conf/study.yaml, and its comparisons.json too: each difference
    from the method and its interval within the metric's tolerance, and each claim's
-   verdict (better, worse, no clear difference, in the metric's declared direction) the same; prints both tables, and
-   exits 0 only if every check passes and every claim holds.
+   verdict (better, worse, no clear difference, in the metric's declared direction) the
+   same; prints both tables, and exits 0 only if every check passes and every claim holds.
 """
 
 import json

@@ -161,16 +161,18 @@ def _far_off(recorded, metric: str, factor: float):
 def test_a_far_off_variant_is_drawn_at_the_axis_edge_and_named_in_the_caption(tmp_path):
     recorded = load(SMOKE)
     metric = STUDY.main_metric
-    (low, high), off = figure.on_axis(recorded, metric)
+    _, off = figure.on_axis(recorded, metric)
     assert off == [], "the smoke tier's variants share one axis"
     moved, far = _far_off(recorded, metric, factor=50)
-    (low, high), off = figure.on_axis(moved, metric)
+    (low, _), off = figure.on_axis(moved, metric)
     assert off == [far]
     assert low > moved.summary[far][metric]["mean"], "the axis does not stretch to the far-off variant"
     drawn = figure.draw(moved, "the split")
     # The caption (wrapped over lines) names it, and its mean stands at the edge of its panel.
     captions = [text.get_text().replace("\n", " ") for text in drawn.texts]
-    assert any(f"drawn as an arrow at the axis's edge with its mean: {far} in {metric}, " in c for c in captions)
+    assert any(
+        f"drawn as an arrow at the axis's edge with its mean: {far} in {metric}, " in c for c in captions
+    )
     mean = f"{moved.summary[far][metric]['mean']:.4g}"
     assert mean in [text.get_text() for ax in drawn.axes for text in ax.texts]
 
