@@ -71,7 +71,7 @@ def index(results: Path, runs: list[Path]) -> None:
     content = {
         "metrics": [f"{relative[folder]}/metrics.json" for folder in folders],
         "params": [f"{relative[folder]}/params.yaml" for folder in folders],
-        # One chart per score, one line per run that has it (k-NN has no epochs).
+        # One chart per score, one line per run that has it (a model not trained in epochs has none).
         "plots": [
             {
                 f"{results.name}: {score}": {

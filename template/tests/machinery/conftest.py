@@ -1,4 +1,4 @@
-"""Fixtures of the machinery's tests, beside those of tests/conftest.py (compose_config, smoke_overrides)."""
+"""Fixtures of the machinery's tests, beside those of tests/conftest.py that contract.py names."""
 
 import pytest
 from omegaconf import OmegaConf

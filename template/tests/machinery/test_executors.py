@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict
 
 import pytest
+import yaml
 
 from study_machinery import executors, on_ray, paths, slurm, tier
 from study_machinery.errors import StudyError
@@ -68,9 +69,11 @@ def test_a_time_limit_on_the_command_line_is_taken_as_typed():
 
 
 def test_a_tier_of_template_0_4_names_its_executor_launcher(tmp_path):
-    study = (paths.CONF_DIR / "study.yaml").read_text()
-    (tmp_path / "study.yaml").write_text(study.replace("executor: basic", "launcher: basic"))
-    assert "launcher: basic" in (tmp_path / "study.yaml").read_text()
+    study = yaml.safe_load((paths.CONF_DIR / "study.yaml").read_text())
+    smoke = study["tiers"]["smoke"]
+    smoke.pop("executor", None)
+    smoke["launcher"] = "basic"
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
     assert load_study(tmp_path).tiers["smoke"].executor == "basic"
 
 
@@ -142,7 +145,7 @@ STOPPED = "slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:
         (STOPPED.format(""), "CANCELLED"),
         (STOPPED.format(" DUE TO TIME LIMIT"), "TIMEOUT"),
         (STOPPED.format(" DUE TO PREEMPTION"), "PREEMPTED"),
-        ("error: data/prepared/digits.npz is missing\n", "FAILED: data/prepared/digits.npz is missing"),
+        ("error: data/prepared/nowhere is missing\n", "FAILED: data/prepared/nowhere is missing"),
     ],
 )
 def test_why_a_job_ended_comes_from_its_log_where_slurm_has_forgotten_it(log, why, monkeypatch, tmp_path):

@@ -2,11 +2,13 @@
 
 Your research code (src/<package>/) imports nothing of the machinery, and the machinery
 (src/study_machinery/) reaches your code only through contract.py, using only the names
-its docstring lists. The conventions the machinery relies on hold.
+its docstring lists. The conventions the machinery relies on hold, and its tests ask
+tests/conftest.py for the fixtures the contract names and no other.
 """
 
 import ast
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,20 @@ RESEARCH = paths.ROOT / "src" / contract.PACKAGE
 MACHINERY = Path(contract.__file__).parent
 # What the machinery may use of the research code: (module, name), all in contract.py.
 CONTRACT = {(f"{contract.PACKAGE}.config", "register_configs"), (f"{contract.PACKAGE}.experiment", "run")}
+MACHINERY_TESTS = Path(__file__).parent
+YOUR_CONFTEST = paths.ROOT / "tests" / "conftest.py"
+# pytest's own fixtures: any test may ask for them, so the contract need not name them.
+PYTEST_FIXTURES = {
+    "capfd",
+    "caplog",
+    "capsys",
+    "monkeypatch",
+    "pytestconfig",
+    "recwarn",
+    "request",
+    "tmp_path",
+    "tmp_path_factory",
+}
 
 
 def imports(path: Path, package: str) -> set[tuple[str, str]]:
@@ -55,13 +71,80 @@ def test_the_contract_names_every_name_it_uses():
         assert f"`{module}.{name}(" in contract.__doc__
 
 
-def test_a_run_config_has_the_keys_the_machinery_reads(compose_config):
+def test_a_run_config_has_the_keys_the_machinery_reads(compose_config, smoke_overrides):
     contract.register_configs()
-    config = OmegaConf.to_object(compose_config())
-    assert dataclasses.is_dataclass(config)
-    assert isinstance(config.variant, str) and isinstance(config.scale, str)
-    assert isinstance(config.seed, int) and isinstance(config.threads, int)
+    assert isinstance(smoke_overrides, list) and all(isinstance(item, str) for item in smoke_overrides)
+    for overrides in ([], smoke_overrides):
+        config = OmegaConf.to_object(compose_config(*overrides))
+        assert dataclasses.is_dataclass(config)
+        assert isinstance(config.variant, str) and isinstance(config.scale, str)
+        assert isinstance(config.seed, int) and isinstance(config.threads, int)
+    assert compose_config(*smoke_overrides, with_hydra=True).hydra.runtime.choices.variant == METHOD
 
 
 def test_the_method_is_a_variant():
     assert METHOD in variants(), f"conf/variant/{METHOD}.yaml is the method every variant is compared with"
+
+
+def _names(node: ast.expr) -> set[str]:
+    """The names in a decorator's first argument: "a, b", ("a", "b") or ["a", "b"]."""
+    value = ast.literal_eval(node)
+    return set(re.split(r"\s*,\s*", value.strip())) if isinstance(value, str) else set(value)
+
+
+def fixtures(path: Path) -> tuple[set[str], set[str]]:
+    """The fixtures a test file defines, and those its tests and fixtures ask for.
+
+    Asked for: a test's or fixture's parameters (but those @pytest.mark.parametrize gives),
+    @pytest.mark.usefixtures and request.getfixturevalue("name").
+    """
+    defined, asked = set(), set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            called = ast.unparse(node.func)
+            if called.endswith("usefixtures"):
+                asked |= {arg.value for arg in node.args if isinstance(arg, ast.Constant)}
+            elif called.endswith(".getfixturevalue") and node.args and isinstance(node.args[0], ast.Constant):
+                asked.add(node.args[0].value)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        decorators = [(ast.unparse(d.func if isinstance(d, ast.Call) else d), d) for d in node.decorator_list]
+        given = set()
+        for name, decorator in decorators:
+            if name.endswith("fixture"):
+                keywords = {keyword.arg: keyword.value for keyword in getattr(decorator, "keywords", [])}
+                defined.add(ast.literal_eval(keywords["name"]) if "name" in keywords else node.name)
+            elif name.endswith("parametrize"):
+                keywords = {keyword.arg: keyword.value for keyword in decorator.keywords}
+                given |= _names(decorator.args[0] if decorator.args else keywords["argnames"])
+        if node.name.startswith("test") or any(name.endswith("fixture") for name, _ in decorators):
+            arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            asked |= {argument.arg for argument in arguments} - given - {"self"}
+    return defined, asked
+
+
+def contract_fixtures() -> list[str]:
+    """The fixtures contract.py's docstring lists: "- `name`: ..." after it says which they are."""
+    after = re.split(r"use\s+these\s+fixtures\s+of\s+tests/conftest\.py", contract.__doc__)[1]
+    return re.findall(r"^- `(\w+)`:", after.split("\n\n")[1], re.MULTILINE)
+
+
+def test_the_machinery_s_tests_ask_your_conftest_only_for_the_fixtures_the_contract_names():
+    """A new assumption about the research code cannot come in through a fixture unlisted."""
+    defined, asked = set(), {}
+    for path in sorted(MACHINERY_TESTS.glob("*.py")):
+        own, wanted = fixtures(path)
+        defined |= own
+        for name in wanted:
+            asked.setdefault(name, []).append(path.name)
+    outside = {name: files for name, files in asked.items() if name not in defined | PYTEST_FIXTURES}
+    listed = contract_fixtures()
+    unlisted = {name: files for name, files in outside.items() if name not in listed}
+    assert not unlisted, f"tests/machinery/ asks for {unlisted}: name each in contract.py, and what it gives"
+    assert sorted(outside) == sorted(listed), "contract.py names a fixture no machinery test uses"
+
+
+@pytest.mark.parametrize("name", contract_fixtures())
+def test_your_conftest_provides_each_fixture_the_contract_names(name):
+    defined, _ = fixtures(YOUR_CONFTEST)
+    assert name in defined, f"tests/conftest.py must provide `{name}`, as contract.py describes it"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from study_machinery import identity, paths, tier
+from study_machinery import contract, identity, paths, tier
 from study_machinery.aggregate import IncompleteRunsError, collect
 from study_machinery.errors import StudyError
 from study_machinery.plan import plan, state, summary, unused
@@ -19,22 +19,52 @@ from study_machinery.run import STARTED, prepare_folder
 from study_machinery.study import load_study, variants
 from study_machinery.tier import execute
 
+# What a research code's run says when its input is not on disk, as the contract asks.
+MISSING = "data/prepared/nowhere is missing. Restore it with `uv run dvc repro prepare`."
 
-def machinery(*args: str, hash_seed: bool = True, **popen) -> subprocess.CompletedProcess:
+# The command line with a stand-in for the research code's run, put in at the contract's one door:
+# argv[1] says how it differs from the real run. What the machinery does about a run that fails,
+# or is killed in flight, is then tested whatever the research code is and however fast it runs.
+STAND_IN = f"""
+import sys, time
+from study_machinery import cli, contract
+
+real, how = contract.run, sys.argv.pop(1)
+
+
+def run(config, folder, on_epoch):
+    if how == "missing":
+        raise FileNotFoundError({MISSING!r})
+    metrics = real(config, folder, on_epoch)
+    if how == "stalls" and config.seed == 1:
+        time.sleep(600)  # its work done, not yet recorded: where a kill costs the most
+    return metrics
+
+
+contract.run = run
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def machinery(*args: str, hash_seed: bool = True, stand_in: str = "", **popen) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != "PYTHONHASHSEED"}
     env |= {"PYTHONHASHSEED": "0"} if hash_seed else {}
-    command = [sys.executable, "-m", "study_machinery", *args]
+    start = ["-c", STAND_IN, stand_in] if stand_in else ["-m", "study_machinery"]
+    command = [sys.executable, *start, *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False, **popen)
 
 
-def test_a_run_writes_metrics_and_provenance_and_warns_without_pythonhashseed(tmp_path, smoke_overrides):
+def test_a_run_writes_metrics_and_provenance_and_warns_without_pythonhashseed(
+    tmp_path, compose_config, smoke_overrides
+):
     result = machinery("run", f"hydra.run.dir={tmp_path}", *smoke_overrides, "seed=2", hash_seed=False)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("warning: PYTHONHASHSEED is not set") == 1
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics and all(isinstance(value, float) for value in metrics.values())
     provenance = json.loads((tmp_path / "run.json").read_text())
-    assert (provenance["variant"], provenance["scale"], provenance["seed"]) == ("proposed", "smoke", 2)
+    scale = compose_config(*smoke_overrides).scale
+    assert (provenance["variant"], provenance["scale"], provenance["seed"]) == ("proposed", scale, 2)
     assert len(provenance["config_sha256"]) == 64
     assert provenance["config"]["seed"] == 2
     assert provenance["seconds"] > 0 and provenance["peak_memory_mb"] > 0
@@ -44,36 +74,38 @@ def test_a_run_writes_metrics_and_provenance_and_warns_without_pythonhashseed(tm
     assert "hydra-core" in environment["packages"]
 
 
-def test_a_run_by_hand_goes_to_outputs(smoke_overrides):
+def test_a_run_by_hand_goes_to_outputs(compose_config, smoke_overrides):
     result = machinery(
         "run", *smoke_overrides, "seed=7", "--cfg", "all", "--package", "hydra.run", "--resolve"
     )
     assert result.returncode == 0, result.stderr
-    assert "dir: outputs/smoke/proposed/seed_7" in result.stdout
+    assert f"dir: outputs/{compose_config(*smoke_overrides).scale}/proposed/seed_7" in result.stdout
 
 
-def test_missing_data_names_the_command_that_restores_it(tmp_path):
-    result = machinery("run", f"hydra.run.dir={tmp_path}", "scale=smoke", "data.path=data/nowhere.npz")
+def test_a_missing_input_is_one_error_line_as_the_research_code_says_it(tmp_path, smoke_overrides):
+    result = machinery("run", f"hydra.run.dir={tmp_path}", *smoke_overrides, stand_in="missing")
     assert result.returncode == 1
-    assert "error: " in result.stderr and "dvc repro prepare" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"error: {MISSING}"
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "metrics.json").exists()
 
 
 def test_a_killed_tier_leaves_no_partial_result_and_the_next_completes(tmp_path, smoke_overrides):
-    """SIGKILL after the first run: the unfinished run counts as missing, and a re-run fills it.
+    """SIGKILL while the second run is in flight: it counts as missing, and a re-run fills it.
 
-    Ten epochs of the small scale make a run last about a second: long enough to be killed in flight.
+    The stand-in's second run stalls once the research code returns, before the machinery
+    records it, so the kill lands there however fast the study's runs are.
     """
-    sweep = ["hydra/launcher=basic", "variant=proposed", "seed=0,1", "training.epochs=10"]
-    arguments = ["run", "--multirun", f"hydra.sweep.dir={tmp_path}", *smoke_overrides[1:], *sweep]
+    sweep = ["hydra/launcher=basic", "variant=proposed", "seed=0,1"]
+    arguments = ["run", "--multirun", f"hydra.sweep.dir={tmp_path}", *smoke_overrides, *sweep]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    command = [sys.executable, "-m", "study_machinery", *arguments]
+    command = [sys.executable, "-c", STAND_IN, "stalls", *arguments]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first = tmp_path / "proposed" / "seed_0" / "metrics.json"
+    second = tmp_path / "proposed" / "seed_1" / STARTED
     deadline = time.monotonic() + 120
-    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
+    while not second.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert process.poll() is None, "the stand-in's second run should still be in flight"
     process.send_signal(signal.SIGKILL)
     process.wait()
     with pytest.raises(IncompleteRunsError, match="seed_1"):
@@ -95,17 +127,21 @@ def test_a_run_is_missing_then_done_and_stale_with_what_changed(planned_run):
         assert state(dataclasses.replace(planned_run, identity=changed)) == ("stale", [part])
 
     metrics = planned_run.folder / "metrics.json"
-    metrics.write_text(metrics.read_text().replace("0.", "0.9", 1))
+    edited = {name: value + 1 for name, value in json.loads(metrics.read_text()).items()}
+    metrics.write_text(json.dumps(edited))
     assert state(planned_run) == ("stale", ["metrics.json edited"])
     (planned_run.folder / "metrics.json").unlink()
     assert state(planned_run) == ("missing", [])
 
 
-def test_a_failed_run_is_named_with_its_log_and_leaves_no_metrics(planned_run):
-    planned_run.config.data.path = "data/nowhere.npz"
+def test_a_failed_run_is_named_with_its_log_and_leaves_no_metrics(planned_run, monkeypatch):
+    def missing(config, folder, on_epoch):
+        raise FileNotFoundError(MISSING)
+
+    monkeypatch.setattr(contract, "run", missing)
     outcome = execute(planned_run)
     assert outcome.name == "proposed seed 0"
-    assert "dvc repro prepare" in outcome.error
+    assert MISSING in outcome.error
     log = planned_run.folder / "run.log"
     assert outcome.log.endswith("run.log") and "Traceback" in log.read_text()
     assert not (planned_run.folder / "metrics.json").exists()
@@ -136,23 +172,24 @@ def test_the_code_part_of_the_identity_is_every_file_but_bytecode(tmp_path):
     assert identity.code_hash(tmp_path) != before
 
 
-def test_an_ablation_that_changes_two_things_is_refused_before_any_run(tmp_path):
+def test_an_ablation_that_changes_two_things_is_refused_before_any_run(tmp_path, compose_config):
     shutil.copytree(paths.CONF_DIR, tmp_path / "conf")
-    # Two settings every study's training has, whatever its models.
-    (tmp_path / "conf/variant/ablation/smaller_steps.yaml").write_text(
-        "# @package _global_\nvariant: ablation/smaller_steps\n"
-        "training:\n  batch_size: 64\n  learning_rate: 1.0e-4\n"
+    # Two keys every study's config has, whatever its research: the contract's.
+    proposed = compose_config()
+    (tmp_path / "conf/variant/ablation/two_changes.yaml").write_text(
+        "# @package _global_\nvariant: ablation/two_changes\n"
+        f"seed: {proposed.seed + 1}\nthreads: {proposed.threads + 1}\n"
     )
     with pytest.raises(StudyError) as error:
         plan("smoke", tmp_path / "runs", tmp_path / "conf")
-    assert "smaller_steps.yaml must change exactly one thing; it changes: " in str(error.value)
+    assert "two_changes.yaml must change exactly one thing; it changes: seed: " in str(error.value)
     assert "Nothing has run." in str(error.value)
     assert not (tmp_path / "runs").exists()
 
 
 def test_a_variant_that_does_not_compose_is_named_in_a_few_lines(tmp_path):
     shutil.copytree(paths.CONF_DIR, tmp_path / "conf")
-    (tmp_path / "conf/variant/ablation/broken.yaml").write_text("variant: ablation/broken\nmodel: [\n")
+    (tmp_path / "conf/variant/ablation/broken.yaml").write_text("variant: ablation/broken\nseed: [\n")
     with pytest.raises(StudyError) as error:
         plan("smoke", tmp_path / "runs", tmp_path / "conf")
     assert "conf/variant/ablation/broken.yaml does not compose" in str(error.value)

@@ -4,6 +4,7 @@ of conf/study.yaml are sound."""
 import shutil
 
 import pytest
+import yaml
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
@@ -53,19 +54,24 @@ def test_each_ablation_changes_exactly_one_thing(compose_config, ablation):
     assert one_change_rule(ablation, changes) is None, one_change_rule(ablation, changes)
 
 
-def test_the_one_change_check_names_every_difference(compose_config):
-    proposed = compose_config(with_hydra=True)
-    # Another option of the first group that has one, and a value of the contract's own.
-    group = next(
-        group for group in GROUPS if group != "scale" and len(list((CONF / group).glob("*.yaml"))) > 1
-    )
-    chosen = proposed.hydra.runtime.choices[group]
-    other = next(path.stem for path in sorted((CONF / group).glob("*.yaml")) if path.stem != chosen)
-    changed = compose_config(f"{group}={other}", f"threads={proposed.threads + 1}", with_hydra=True)
-    assert differences(proposed, changed) == [
-        f"{group}: {chosen} -> {other}",
-        f"threads: {proposed.threads} -> {proposed.threads + 1}",
-    ]
+def test_the_one_change_check_names_every_difference(tmp_path, monkeypatch):
+    """A changed group choice counts once, any other value on its own, variant and scale not at all.
+
+    On configs of a made-up study: the study's own groups may have one option each.
+    """
+    for group in ("optimizer", "scale", "variant"):
+        (tmp_path / group).mkdir()
+    monkeypatch.setattr(paths, "CONF_DIR", tmp_path)
+
+    def config(variant: str, scale: str, optimizer: str, rate: float, threads: int):
+        choices = {"variant": variant, "scale": scale, "optimizer": optimizer}
+        settings = {"variant": variant, "scale": scale, "optimizer": {"rate": rate}, "threads": threads}
+        return OmegaConf.create({"hydra": {"runtime": {"choices": choices}}, **settings})
+
+    proposed = config("proposed", "small", "sgd", 0.1, 1)
+    changed = config("ablation/other", "smoke", "adam", 0.01, 2)
+    assert differences(proposed, changed) == ["optimizer: sgd -> adam", "threads: 1 -> 2"]
+    assert differences(proposed, config("baseline/other", "smoke", "sgd", 0.1, 1)) == []
 
 
 def test_the_proposed_method_is_the_default_and_comes_first(compose_config):
@@ -82,20 +88,42 @@ def test_an_unknown_variant_fails_at_compose_time(compose_config):
         compose_config("variant=ablation/no_such_thing")
 
 
+# Mistakes in conf/study.yaml, made to the study's own settings (whatever its seeds and tiers).
+def _a_seed_twice(study: dict) -> None:
+    study["tiers"]["smoke"]["seeds"].append(study["tiers"]["smoke"]["seeds"][0])
+
+
+def _one_seed(study: dict) -> None:
+    del study["tiers"]["smoke"]["seeds"][1:]
+
+
+def _no_such_main_tier(study: dict) -> None:
+    study["main_tier"] = "nowhere_" + study["main_tier"]
+
+
+def _a_misspelt_key(study: dict) -> None:
+    study["seeds_vary_typo"] = study.pop("seeds_vary")
+
+
+def _not_yaml(study: dict) -> str:
+    return yaml.safe_dump(study, sort_keys=False).replace("tiers:", "tiers: [", 1)
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("seeds: [0, 1]", "seeds: [0, 1, 1]"), "tier 'smoke' lists a seed twice"),
-        (("seeds: [0, 1]", "seeds: [0]"), "tier 'smoke' needs two seeds or more"),
-        (("main_tier: ", "main_tier: nowhere_"), "main_tier 'nowhere_"),
-        (("seeds_vary:", "seeds_vary_typo:"), "Key 'seeds_vary_typo' not in 'StudyConfig'"),
-        (("tiers:", "tiers: ["), "is not valid YAML"),
+        (_a_seed_twice, "tier 'smoke' lists a seed twice"),
+        (_one_seed, "tier 'smoke' needs two seeds or more"),
+        (_no_such_main_tier, "main_tier 'nowhere_"),
+        (_a_misspelt_key, "Key 'seeds_vary_typo' not in 'StudyConfig'"),
+        (_not_yaml, "is not valid YAML"),
     ],
+    ids=lambda value: value.__name__.strip("_") if callable(value) else None,
 )
 def test_a_broken_study_file_is_refused_with_the_file_named(tmp_path, edit, message):
-    text = (CONF / "study.yaml").read_text()
-    assert edit[0] in text
-    (tmp_path / "study.yaml").write_text(text.replace(edit[0], edit[1], 1))
+    study = yaml.safe_load((CONF / "study.yaml").read_text())
+    load_study()  # as the study has it, the file loads: the edit alone breaks it
+    (tmp_path / "study.yaml").write_text(edit(study) or yaml.safe_dump(study, sort_keys=False))
     with pytest.raises(StudyError, match=message) as error:
         load_study(tmp_path)
     assert str(tmp_path / "study.yaml") in str(error.value)
@@ -111,7 +139,7 @@ def test_every_tier_has_a_scale_and_seeds_enough():
 
 def test_a_config_file_that_is_not_yaml_is_named_with_its_line(tmp_path):
     shutil.copytree(CONF, tmp_path / "conf")
-    (tmp_path / "conf/variant/ablation/broken.yaml").write_text("variant: ablation/broken\nmodel: [\n")
+    (tmp_path / "conf/variant/ablation/broken.yaml").write_text("variant: ablation/broken\nseed: [\n")
     with pytest.raises(StudyError) as error:
         check_config_files(tmp_path / "conf")
     message = str(error.value)
