@@ -230,6 +230,61 @@ def test_missing_data_names_the_command_that_restores_it(default_study):
     assert "Traceback" not in output
 
 
+def test_missing_data_folder_stops_repro_and_record_and_data_raw_dvc_stays_as_committed(default_study):
+    """data/raw deleted, as in a clone without `dvc pull`, then emptied.
+
+    Before any stage runs, `dvc repro` records a `dvc add`-ed folder as it finds it: a missing one
+    it refuses, an empty one it would record, so `nox -s record` checks first.
+    """
+    raw, record = default_study / "data/raw", default_study / "data/raw.dvc"
+    committed, aside = record.read_bytes(), default_study.parent / "raw-aside"
+    shutil.move(raw, aside)
+    try:
+        result = uv_run(default_study, "dvc", "repro")
+        assert result.returncode != 0
+        assert "missing data 'source': data/raw" in result.stderr
+        assert record.read_bytes() == committed
+        for state in ("missing", "empty"):
+            result = nox(default_study, "-s", "record")
+            output = result.stdout + result.stderr
+            assert result.returncode != 0
+            assert f"error: data/raw is {state}" in output, output
+            assert "restore it with `uv run dvc checkout data/raw.dvc` (or `uv run dvc pull`" in output
+            assert "Traceback" not in output
+            assert record.read_bytes() == committed
+            raw.mkdir(exist_ok=True)
+    finally:
+        shutil.rmtree(raw, ignore_errors=True)
+        shutil.move(aside, raw)
+    assert git(default_study, "status", "--porcelain") == ""
+
+
+def test_missing_data_in_an_emptied_folder_says_how_to_undo_what_dvc_recorded(default_study):
+    """`dvc repro` itself records an empty data/raw (DVC's rule for data sources); the advice undoes it."""
+    raw, aside = default_study / "data/raw", default_study.parent / "raw-aside"
+    shutil.move(raw, aside)
+    raw.mkdir()
+    try:
+        result = uv_run(default_study, "dvc", "repro")
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "error: data/raw is empty. If `git diff data/raw.dvc` shows a change" in output
+        assert "Traceback" not in output
+        git(default_study, "checkout", "data/raw.dvc")
+        assert uv_run(default_study, "dvc", "checkout", "data/raw.dvc").returncode == 0
+        assert (raw / "digits.csv.gz").read_bytes() == (aside / "digits.csv.gz").read_bytes()
+        result = uv_run(default_study, "dvc", "repro")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert git(default_study, "status", "--porcelain") == ""
+    finally:
+        if not (raw / "digits.csv.gz").is_file():
+            shutil.rmtree(raw, ignore_errors=True)
+            shutil.copytree(aside, raw)
+            git(default_study, "checkout", "data/raw.dvc")
+            uv_run(default_study, "dvc", "checkout")
+        shutil.rmtree(aside)
+
+
 def test_update_works_from_inside_the_study(default_study):
     folder = default_study
     result = run(["copier", "update", "--trust", "--defaults", "--vcs-ref=HEAD"], folder)

@@ -150,6 +150,13 @@ def verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return main()
 
 
+def inputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .verify import check_inputs
+
+    check_inputs()
+    return 0
+
+
 def checklist(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .checklist import main
 
@@ -168,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler, parser=sub)
         return sub
 
-    overrides_help = "Hydra overrides, e.g. variant=baseline/knn seed=3 scale=smoke, and Hydra's flags"
+    overrides_help = "Hydra overrides, e.g. variant=proposed seed=3 scale=smoke, and Hydra's flags"
     sub = command("run", run, "One run of a variant, into outputs/SCALE/VARIANT/seed_SEED/.")
     sub.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=overrides_help)
     sub = command(
@@ -214,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--keep", action="store_true", help="keep the clean room for inspection")
     sub.add_argument("--report", type=_absolute, help="also write the checks and timings as JSON here")
     command("verify", verify, "Re-hash the DVC cache and name every corrupted object.")
+    command("inputs", inputs, "Check that the data the data/*.dvc files track is there (before dvc repro).")
     command("checklist", checklist, "The code-completeness and reproducibility items, checked.")
     return parser
 

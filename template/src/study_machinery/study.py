@@ -284,7 +284,7 @@ def check_config_files(conf_dir: Path = paths.CONF_DIR) -> None:
 
 
 def variants(conf_dir: Path = paths.CONF_DIR) -> list[str]:
-    """Names of the variants, the proposed method first: proposed, baseline/knn, ..."""
+    """Names of the variants, the proposed method first: proposed, ablation/..., baseline/..."""
     variant_dir = conf_dir / "variant"
     names = sorted(
         path.relative_to(variant_dir).with_suffix("").as_posix() for path in variant_dir.rglob("*.yaml")

@@ -46,6 +46,30 @@ def tracked_hashes(dvc_files: Iterable[Path]) -> list[str]:
     ]
 
 
+def check_inputs(root: Path = ROOT) -> None:
+    """Every path that a data/*.dvc file tracks is in the working tree, and no such folder is empty.
+
+    Before any stage runs, `dvc repro` records a `dvc add`-ed folder in its .dvc file as it finds
+    it: an emptied data/raw would replace the pointer to the data with that of an empty folder.
+    """
+    for dvc_file in sorted(root.glob("data/*.dvc")):
+        try:
+            outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs", [])
+        except yaml.YAMLError:
+            continue  # DVC itself names a .dvc file it cannot read
+        for out in outs:
+            path = dvc_file.parent / out.get("path", "")
+            empty = path.is_dir() and not any(path.iterdir())
+            if path.exists() and not empty:
+                continue
+            name, record = path.relative_to(root).as_posix(), dvc_file.relative_to(root).as_posix()
+            why = f", and `dvc repro` would record it so in {record}" if empty else ""
+            raise StudyError(
+                f"{name} is {'empty' if empty else 'missing'}{why}: restore it with "
+                f"`uv run dvc checkout {record}` (or `uv run dvc pull` when this study's DVC cache lacks it)."
+            )
+
+
 def corrupted(cache: Path, hashes: Iterable[str] | None = None) -> list[Path]:
     """Cache objects whose content does not match their MD5.
 

@@ -6,15 +6,16 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from .config import DataConfig
+from .prepare import PREPARED_FILE
 
 
 class MissingDataError(FileNotFoundError):
     """Raised when a data file the run needs is not on disk; its message says how to restore it."""
 
 
-def load_prepared(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Return the features and labels written by the `prepare` stage."""
-    path = Path(path)
+def load_prepared(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Return the features and labels the `prepare` stage wrote into `folder` (the config's data.path)."""
+    path = Path(folder) / PREPARED_FILE
     if not path.is_file():
         raise MissingDataError(
             f"{path} is missing. Restore it with `uv run dvc repro prepare` "
