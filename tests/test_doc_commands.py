@@ -119,8 +119,11 @@ class Study:
         return self.study / name
 
     def fill_in(self, command: str) -> str:
-        """The docs' placeholders, filled in: the study's address is its folder here."""
-        return command.replace("<the study's URL>", f"'{self.study}'")
+        """The docs' placeholders, filled in: the study's address is its folder here, and the
+        template is the snapshot the study was made from."""
+        return command.replace("<the study's URL>", f"'{self.study}'").replace(
+            "<the template>", f"'{self.template}'"
+        )
 
 
 @dataclass(frozen=True)

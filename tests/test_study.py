@@ -679,7 +679,7 @@ def test_a_killed_tier_resumes_and_records_the_same_result_bit_for_bit(default_s
     assert 8 <= len(finished) < 30
     # The run in flight left nothing that could pass for a result.
     aggregated = uv_run(study, "python", "-m", "study_machinery", "aggregate", "small")
-    assert aggregated.returncode == 1 and "interrupted or never run" in aggregated.stderr
+    assert aggregated.returncode == 1 and "interrupted, failed or never run" in aggregated.stderr
 
     result = uv_run(study, "dvc", "repro")
     assert result.returncode == 0, result.stdout + result.stderr

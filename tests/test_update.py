@@ -209,7 +209,7 @@ HISTORY_ANSWERS = {
 # A template-owned line of noxfile.py the researcher edits, and what the current template has
 # in or beside its place (so the update conflicts there), by state: up to 0.2.0 the reproduce
 # session called the package's module; from 0.3.0 the record session's `dvc repro`, right
-# before which the template now prints the runs' status.
+# before which the template now checks the data the .dvc files track.
 NOXFILE_EDITS = [
     (
         'session.run("python", "-m", f"{PACKAGE}.reproduce", *session.posargs, env=EXPERIMENT_ENV)',
@@ -219,7 +219,7 @@ NOXFILE_EDITS = [
     (
         'session.run("dvc", "repro", *session.posargs, env=EXPERIMENT_ENV)',
         'session.run("dvc", "repro", "--pull", *session.posargs, env=EXPERIMENT_ENV)  # mine',
-        'session.run(*MACHINERY, "status", "--summary", env=EXPERIMENT_ENV)',
+        'session.run(*MACHINERY, "inputs")',
     ),
 ]
 # At the end of models.py: lines the template never changed in any release.

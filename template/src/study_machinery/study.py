@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 from omegaconf import MISSING, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from . import paths
 from .errors import StudyError
@@ -138,9 +138,11 @@ class StudyConfig:
     tiers: dict[str, TierConfig] = MISSING
     tolerance: dict[str, Tolerance] = field(default_factory=dict)
     compute: ComputeAssumptions = MISSING
-    curves: CurvesConfig = field(default_factory=CurvesConfig)
-    # Runs left out of the result, each by a decision recorded here; none by default.
-    excluded: list[Exclusion] = field(default_factory=list)
+    # Mandatory, like every key above that dvc.yaml's stages read: DVC finds a key missing from
+    # the file, not in this schema. Their values are in conf/study.yaml, not here.
+    curves: CurvesConfig = MISSING
+    # Runs left out of the result, each by a decision recorded here (`[]`: none).
+    excluded: list[Exclusion] = MISSING
 
     def left_out(self, tier: str) -> list[Exclusion]:
         return [exclusion for exclusion in self.excluded if exclusion.tier == tier]
@@ -174,6 +176,11 @@ def read_settings(path: Path, schema: type):
         raise StudyError(f"{shown} should hold settings, `key: value` lines, not {content!r}.")
     try:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), content))
+    except MissingMandatoryValue as error:
+        raise StudyError(
+            f"{shown} lacks `{error.full_key}`: add it back; each setting the template wrote there is read "
+            "(docs/configs.md)."
+        ) from None
     except OmegaConfBaseException as error:
         # OmegaConf's first line names the key and the problem; the rest is its internals.
         raise StudyError(f"{shown}: {str(error).splitlines()[0]}") from None

@@ -248,3 +248,21 @@ def test_a_run_left_out_is_not_planned_and_every_caption_names_it(tmp_path):
     )
     assert named in tables.results_caption(recorded, "the split")
     assert named in tables.differences_caption(recorded)
+
+
+def test_every_setting_the_pipeline_reads_must_be_in_study_yaml(tmp_path):
+    """dvc.yaml's stages read these keys from conf/study.yaml itself, not from the schema's
+    defaults: so none has a default, and one left out is named before DVC would fail on it."""
+    pipeline = yaml.safe_load((paths.ROOT / "dvc.yaml").read_text())
+    read = {"main_tier", "tiers"}  # its `vars` and `foreach`
+    for stage in pipeline["stages"].values():
+        for entry in stage.get("do", stage).get("params", []):
+            read |= set(entry.get("conf/study.yaml", [])) if isinstance(entry, dict) else set()
+    for key in sorted(read):
+        conf = tmp_path / key
+        shutil.copytree(paths.CONF_DIR, conf)
+        settings = yaml.safe_load((conf / "study.yaml").read_text())
+        del settings[key]
+        (conf / "study.yaml").write_text(yaml.safe_dump(settings))
+        with pytest.raises(StudyError, match=rf"study.yaml lacks `{key}`: add it back"):
+            load_study(conf)

@@ -1,0 +1,96 @@
+"""The schema of every config under conf/.
+
+Hydra checks each composed config against these dataclasses, so a misspelt key
+or a value of the wrong type fails at compose time, before any data is loaded.
+"""
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class DataConfig:
+    # Relative to the study's root, where every command runs.
+    path: str = MISSING
+    test_fraction: float = 0.25
+    # Share of the training split that is used; the scale sets it.
+    train_fraction: float = MISSING
+    # Named sets of columns, so that an ablation can drop a kind of measurement at once.
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class FeaturesConfig:
+    # Groups of data.groups the models do not see; every other column they do.
+    drop: list[str] = field(default_factory=list)
+
+
+class Scaler(Enum):
+    standard = "standard"
+    none = "none"
+
+
+@dataclass
+class PreprocessingConfig:
+    scaler: Scaler = Scaler.standard
+
+
+@dataclass
+class BoostingConfig:
+    # How a boosted model is fitted; the scale sets the rounds. The other models ignore it.
+    n_estimators: int = MISSING
+    learning_rate: float = 0.05
+    # Share of the training rows each round's tree is fitted on, drawn with the run's seed.
+    subsample: float = 0.8
+
+
+@dataclass
+class GradientBoostingConfig:
+    # The shape of each round's regression tree.
+    max_depth: int = 2
+    min_samples_leaf: int = 10
+
+
+@dataclass
+class RidgeConfig:
+    # The L2 penalty on the coefficients (of standardised features).
+    alpha: float = 1.0
+
+
+@dataclass
+class MeanConfig:
+    # Predicts the training split's mean target for everyone: nothing to set.
+    pass
+
+
+@dataclass
+class Config:
+    # The first four keys are the ones the machinery reads (src/study_machinery/contract.py).
+    # Which file under conf/variant/ this run is; names its output folder.
+    variant: str = MISSING
+    # Which file under conf/scale/ sets its size: smoke, small, medium or large.
+    scale: str = MISSING
+    # Seed 0 is as good a seed as any: there is no "unseeded" run.
+    seed: int = 0
+    # One BLAS thread per run: results then do not depend on the number of
+    # cores, and parallel runs do not compete for them.
+    threads: int = 1
+    data: DataConfig = MISSING
+    features: FeaturesConfig = MISSING
+    preprocessing: PreprocessingConfig = MISSING
+    boosting: BoostingConfig = MISSING
+    # Typed per option by the schema each conf/model/*.yaml names in its defaults.
+    model: Any = MISSING
+
+
+def register_configs() -> None:
+    """Make the schemas known to Hydra: conf/config.yaml and each conf/model/*.yaml name theirs."""
+    store = ConfigStore.instance()
+    store.store(name="config_schema", node=Config)
+    store.store(group="schema/model", name="gradient_boosting", node=GradientBoostingConfig)
+    store.store(group="schema/model", name="ridge", node=RidgeConfig)
+    store.store(group="schema/model", name="mean", node=MeanConfig)

@@ -1,0 +1,151 @@
+"""A generated study ported to a researcher's own task runs, passes its tests and reproduces.
+
+docs/your-own-task.md is the guide, and this test runs its console blocks (with the docs
+test's machinery, tests/test_doc_commands.py, which checks that every block is run somewhere).
+The port (tests/ports/regression/) turns the demo's digit classification into a regression
+on scikit-learn's diabetes data, as a researcher would: the research code, configs and tests
+replaced, the demo's variants and data config deleted, new raw data tracked with `dvc add`,
+and never an edit of the machinery (src/study_machinery/, tests/machinery/). Whatever the
+machinery assumes of the demo (classification, epochs, a `training` group, "higher is
+better") fails here.
+"""
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, commit_all, copy_study, git, run
+from environment import without_outer
+from test_doc_commands import Run, Study, console_blocks, execute
+
+pytestmark = pytest.mark.slow
+
+PORT = Path(__file__).parent / "ports" / "regression"
+GUIDE_PAGE = "docs/your-own-task.md"
+# The package keeps the name a default study is generated with: renaming it is a change of
+# its own (the folder, pyproject.toml's module-name, contract.py, dvc.yaml), not part of a port.
+PACKAGE = "digits_study"
+# What the port leaves as generated: the machinery and its tests, and the pipeline (the prepare
+# stage writes a folder, data/prepared/, whose file prepare.py names).
+UNTOUCHED = ["src/study_machinery", "tests/machinery", "dvc.yaml"]
+# The README's prose about the demo, as the researcher rewrites it (old text: new text). The
+# results section between its markers is the machinery's, rewritten by `nox -s record`.
+# (Only prose: a README laid over whole would lose what copier wrote in it, the remote's address.)
+README_EDITS = [
+    (
+        "A study of handwritten-digit classification: a small neural network (the\n"
+        "proposed method) against two baselines, with ablations that each remove one of\n"
+        "its components,",
+        "A study of diabetes progression: gradient-boosted trees (the proposed method)\n"
+        "predict a patient's disease progression a year on from ten baseline measurements,\n"
+        "against a mean predictor and ridge regression, with an ablation without the blood-serum\n"
+        "measurements,",
+    ),
+    ("the `features` and\n`labels` arrays", "the `features`, `target`\nand `columns` arrays"),
+    ("k-nearest-neighbours baseline on seed 3", "ridge regression baseline on seed 3"),
+    ("variant=baseline/knn seed=3", "variant=baseline/ridge seed=3"),
+    ("outputs/small/baseline/knn/seed_3/", "outputs/small/baseline/ridge/seed_3/"),
+    ("ablation/narrower", "ablation/stumps"),
+    ("hidden_units: [50]", "max_depth: 1"),
+    ("`training.batch_size: 64`", "`boosting.learning_rate: 0.1`"),
+    (
+        "model.hidden_units: [100] -> [50]; training.batch_size: 128 -> 64",
+        "boosting.learning_rate: 0.05 -> 0.1; model.max_depth: 2 -> 1",
+    ),
+    (
+        "conf/{data,preprocessing,augmentation,model,training}/",
+        "conf/{data,features,preprocessing,model,boosting}/",
+    ),
+    (
+        "widen the hidden layer in `conf/model/mlp.yaml`",
+        "deepen the trees in `conf/model/gradient_boosting.yaml`",
+    ),
+]
+
+
+def nox(study: Path, *args: str):
+    return run([sys.executable, "-m", "nox", "--no-color", *args], study, PYTHONHASHSEED="0")
+
+
+def uv(study: Path, *args: str):
+    return run(["uv", "run", "--frozen", "--no-sync", *args], study, PYTHONHASHSEED="0")
+
+
+def rewrite_the_readmes_prose(study: Study) -> None:
+    """What the guide asks in words: the README's prose about the demo, rewritten."""
+    path = study.file("README.md")
+    readme = path.read_text()
+    for old, new in README_EDITS:
+        assert old in readme, f"the generated README no longer says {old!r}: update README_EDITS"
+        readme = readme.replace(old, new)
+    path.write_text(re.sub(r"(?m)^# .*$", "# Diabetes Progression Study", readme, count=1))
+
+
+def the_guides_table_row_is_the_readmes(study: Study) -> None:
+    """The row the guide shows (up to its `...`) starts a row of the README, digit for digit."""
+    guide = (REPO / GUIDE_PAGE).read_text()
+    shown = re.search(r"^(\| baseline/mean \|.*?) \.\.\.$", guide, re.M)
+    assert shown, f"{GUIDE_PAGE} shows no row of baseline/mean"
+    readme = study.file("README.md").read_text().splitlines()
+    assert any(line.startswith(shown[1]) for line in readme), f"no README row starts {shown[1]!r}"
+
+
+# The guide's steps, in its order; tests/test_doc_commands.py counts its blocks as run by these.
+GUIDE = [
+    Run(GUIDE_PAGE, "git rm -q"),
+    Run(GUIDE_PAGE, "cp -r"),
+    Run(GUIDE_PAGE, "dvc add data/raw"),
+    rewrite_the_readmes_prose,
+    Run(GUIDE_PAGE, "nox -s record"),
+    the_guides_table_row_is_the_readmes,
+    Run(GUIDE_PAGE, "nox -s reproduce"),
+]
+
+
+def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reproduces(template, tmp_path):
+    study_dir = copy_study(template, tmp_path / "my-study")
+    (tmp_path / "template").symlink_to(template)
+    generated = git(study_dir, "rev-parse", "HEAD").strip()
+    assert git(study_dir, "log", "-1", "--format=%s").strip() == "Record the first result"
+
+    study = Study(tmp_path, without_outer({**os.environ, "PYTHONHASHSEED": "0"}))
+    study.cwd = study_dir
+    blocks = console_blocks()
+    for step in GUIDE:
+        if isinstance(step, Run):
+            execute(step, study, blocks)
+        else:
+            step(study)
+    commit_all(study_dir, "Port the study to diabetes progression")
+    status = uv(study_dir, "python", "-m", "study_machinery", "status")
+    assert status.returncode == 0 and "unused" not in status.stdout, status.stdout + status.stderr
+
+    # The prepare stage's folder holds what prepare.py writes, and nothing of the demo's.
+    assert [path.name for path in (study_dir / "data/prepared").iterdir()] == ["diabetes.npz"]
+    summary = json.loads((study_dir / "results/small/metrics.json").read_text())
+    assert list(summary) == ["proposed", "ablation/no_serum", "baseline/mean", "baseline/ridge"]
+    assert {metric: stats["n"] for metric, stats in summary["proposed"].items()} == {"rmse": 5, "r2": 5}
+    mean, method = summary["baseline/mean"]["rmse"]["mean"], summary["proposed"]["rmse"]["mean"]
+    assert mean > method, "boosted trees beat predicting the mean"
+
+    readme = (study_dir / "README.md").read_text()
+    section = readme[readme.index("<!-- results:begin -->") : readme.index("<!-- results:end -->")]
+    assert "| variant | rmse ↓ | 95% CI | r2 ↑ (secondary) | 95% CI |" in section
+    # The mean predictor's rmse is higher than the method's: worse, as lower is better.
+    differences = section[section.index("| vs. proposed |") :].splitlines()
+    mean_row = next(line for line in differences if line.startswith("| baseline/mean |"))
+    difference = r"\+[\d.]+ \[\+[\d.]+, \+[\d.]+\]"
+    assert re.match(rf"\| baseline/mean \| {difference} \| [<\d.]+ \| worse \|", mean_row), mean_row
+    assert "train_rmse, test_rmse per boosting round" in section
+    assert "knn" not in readme and "digit" not in readme.lower().replace("digits_study", "")
+
+    lint = nox(study_dir, "-s", "lint")
+    assert lint.returncode == 0, lint.stdout[-5000:] + lint.stderr[-3000:]
+
+    # The port never touched the machinery: its files are those the study was generated with.
+    changed = git(study_dir, "diff", "--name-only", generated, "HEAD", "--", *UNTOUCHED).split()
+    assert changed == [], f"the port edited the machinery: {changed}"
+    assert git(study_dir, "status", "--porcelain") == ""
