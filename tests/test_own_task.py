@@ -16,7 +16,9 @@ import re
 import sys
 from pathlib import Path
 
+import copier
 import pytest
+import yaml
 from conftest import REPO, commit_all, copy_study, git, run
 from environment import without_outer
 from test_doc_commands import Run, Study, console_blocks, execute
@@ -98,11 +100,14 @@ GUIDE = [
     Run(GUIDE_PAGE, "git rm -q"),
     Run(GUIDE_PAGE, "cp -r"),
     Run(GUIDE_PAGE, "dvc add data/raw"),
+    Run(GUIDE_PAGE, "fetch_demo_data/"),
     rewrite_the_readmes_prose,
     Run(GUIDE_PAGE, "nox -s record"),
     the_guides_table_row_is_the_readmes,
     Run(GUIDE_PAGE, "nox -s reproduce"),
 ]
+# The guide's renaming, after the port is committed (it edits contract.py, as the guide says).
+RENAMING = [Run(GUIDE_PAGE, "git mv src/digits_study")]
 
 
 def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reproduces(template, tmp_path):
@@ -119,7 +124,6 @@ def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reprod
             execute(step, study, blocks)
         else:
             step(study)
-    commit_all(study_dir, "Port the study to diabetes progression")
     status = uv(study_dir, "python", "-m", "study_machinery", "status")
     assert status.returncode == 0 and "unused" not in status.stdout, status.stdout + status.stderr
 
@@ -142,6 +146,18 @@ def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reprod
     assert "train_rmse, test_rmse per boosting round" in section
     assert "knn" not in readme and "digit" not in readme.lower().replace("digits_study", "")
 
+    # The CI workflow's data step, in a fresh clone: the port's own raw data, byte for byte as
+    # recorded in data/raw.dvc.
+    workflow = yaml.safe_load((study_dir / ".github/workflows/ci.yml").read_text())
+    [fetch] = [
+        step["run"] for step in workflow["jobs"]["check"]["steps"] if "data/raw" in step.get("run", "")
+    ]
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "--quiet", str(study_dir), str(clone))
+    fetched = run(["bash", "-c", fetch], clone)
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    assert git(clone, "status", "--porcelain") == "", "the fetched data has the hash data/raw.dvc records"
+
     lint = nox(study_dir, "-s", "lint")
     assert lint.returncode == 0, lint.stdout[-5000:] + lint.stderr[-3000:]
 
@@ -149,3 +165,12 @@ def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reprod
     changed = git(study_dir, "diff", "--name-only", generated, "HEAD", "--", *UNTOUCHED).split()
     assert changed == [], f"the port edited the machinery: {changed}"
     assert git(study_dir, "status", "--porcelain") == ""
+
+    # The renaming: nothing runs again, and an update with the new name changes nothing.
+    for step in RENAMING:
+        execute(step, study, blocks)
+    assert not (study_dir / f"src/{PACKAGE}").exists()
+    assert 'PACKAGE = "diabetes_study"' in (study_dir / "src/study_machinery/contract.py").read_text()
+    commit_all(study_dir, "Rename the package")
+    copier.run_update(study_dir, defaults=True, overwrite=True, unsafe=True, vcs_ref="HEAD", quiet=True)
+    assert git(study_dir, "status", "--porcelain") == "", "the update with the new name changed nothing"
