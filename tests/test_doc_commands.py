@@ -1,8 +1,9 @@
 """Every console block of the docs runs, against a study made the way the docs make it.
 
 A console block is what a newcomer copies into a terminal. Each one in README.md and docs/ is
-either run below, in the order a researcher meets them (STEPS), or says in an HTML comment
-right above it why it cannot run here:
+either run below, in the order a researcher meets them (STEPS; the guide to a port of one's
+own, docs/your-own-task.md, by tests/test_own_task.py on a study of its own), or says in an
+HTML comment right above it why it cannot run here:
 
     <!-- not run here: REASON -->
 
@@ -430,14 +431,17 @@ STEPS: list[Run | Callable[[Study], None]] = [
 def test_every_console_block_runs_here_or_says_why_not():
     """Run: each of its commands, here or as part of a line of another block; and a block that
     shows output is run itself, so that its output is checked."""
+    # The guide to a port of one's own runs on a study of its own, in tests/test_own_task.py.
+    from test_own_task import GUIDE, RENAMING
+
     blocks = console_blocks()
     assert len(blocks) >= 20
-    runs = [step for step in STEPS if isinstance(step, Run)]
+    runs = [step for step in [*STEPS, *GUIDE, *RENAMING] if isinstance(step, Run)]
     done = {part for step in runs for command in step.resolve(blocks) for part in command.parts}
     run_itself = {str(step.block_of(blocks)) for step in runs}
     for block in blocks:
         if any(command.shown for command in block.commands) and block.not_run is None:
-            assert str(block) in run_itself, f"{block} shows output, so a step of STEPS must run it"
+            assert str(block) in run_itself, f"{block} shows output, so a step must run it"
         left = [c.text for c in block.commands if not set(c.parts) <= done]
         if block.not_run is None:
             how = "add a step to STEPS, or say why not (this module's docstring says how)"

@@ -102,7 +102,7 @@ GUIDE = [
     Run(GUIDE_PAGE, "dvc add data/raw"),
     Run(GUIDE_PAGE, "fetch_demo_data/"),
     rewrite_the_readmes_prose,
-    Run(GUIDE_PAGE, "nox -s record"),
+    Run(GUIDE_PAGE, '"Port the study to diabetes progression"'),
     the_guides_table_row_is_the_readmes,
     Run(GUIDE_PAGE, "nox -s reproduce"),
 ]
