@@ -293,6 +293,15 @@ def execute(step: Run, study: Study, blocks: list[Block]) -> None:
         check(study, command, step.page, step.answers, step.fails)
 
 
+def take(steps: list, study: Study, blocks: list[Block]) -> None:
+    """Each step in turn: the commands of a docs block, or an edit or check between blocks."""
+    for step in steps:
+        if isinstance(step, Run):
+            execute(step, study, blocks)
+        else:
+            step(study)
+
+
 # The edits and checks between the docs' commands ------------------------------------------
 
 
@@ -492,9 +501,4 @@ def test_the_docs_commands_run_and_print_what_the_docs_show(tmp_path):
     snapshot_template(work / "template", "v0.4.0")
     env = without_outer({**os.environ, **a_home_of_its_own(tmp_path / "home"), "TERM": "xterm"})
     study = Study(work, env)
-    blocks = console_blocks()
-    for step in STEPS:
-        if isinstance(step, Run):
-            execute(step, study, blocks)
-        else:
-            step(study)
+    take(STEPS, study, console_blocks())

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from conftest import REPO, commit_all, copy_study, git, run
 from environment import without_outer
-from test_doc_commands import Run, Study, console_blocks, execute
+from test_doc_commands import Run, Study, console_blocks, take
 
 pytestmark = pytest.mark.slow
 
@@ -119,11 +119,7 @@ def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reprod
     study = Study(tmp_path, without_outer({**os.environ, "PYTHONHASHSEED": "0"}))
     study.cwd = study_dir
     blocks = console_blocks()
-    for step in GUIDE:
-        if isinstance(step, Run):
-            execute(step, study, blocks)
-        else:
-            step(study)
+    take(GUIDE, study, blocks)
     status = uv(study_dir, "python", "-m", "study_machinery", "status")
     assert status.returncode == 0 and "unused" not in status.stdout, status.stdout + status.stderr
 
@@ -167,8 +163,7 @@ def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reprod
     assert git(study_dir, "status", "--porcelain") == ""
 
     # The renaming: nothing runs again, and an update with the new name changes nothing.
-    for step in RENAMING:
-        execute(step, study, blocks)
+    take(RENAMING, study, blocks)
     assert not (study_dir / f"src/{PACKAGE}").exists()
     assert 'PACKAGE = "diabetes_study"' in (study_dir / "src/study_machinery/contract.py").read_text()
     commit_all(study_dir, "Rename the package")
