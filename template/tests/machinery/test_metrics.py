@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from study_machinery import contract, figure, paths, tables
+from study_machinery import contract, figure, latex, paths, tables
 from study_machinery.aggregate import IncompleteRunsError, collect, compare_with_method
 from study_machinery.errors import StudyError
 from study_machinery.estimates import holm
@@ -134,9 +134,10 @@ def test_the_tables_say_which_way_is_better_and_which_metric_is_secondary():
     other, by_metric = next(iter(recorded.comparisons.items()))
     verdict = by_metric[STUDY.main_metric]["paired"]["verdict"]
     assert any(line.startswith(f"| {other} |") and f"| {verdict} |" in line for line in text.splitlines())
-    assert r"$\uparrow$" in tables.latex_results(recorded, "the split") or r"$\downarrow$" in (
-        tables.latex_results(recorded, "the split")
-    )
+    latex_table = tables.latex_results(recorded, "the split")
+    for metric in recorded.metrics:
+        arrow = r"$\uparrow$" if STUDY.metrics[metric].better is Better.higher else r"$\downarrow$"
+        assert f"{latex.escape(metric)} {arrow}" in latex_table
 
 
 def _far_off(recorded, metric: str, factor: float):
