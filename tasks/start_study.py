@@ -122,8 +122,7 @@ def record(package: str) -> bool:
         [*run, "python", "-c", warm], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     steps = [
-        ("put the demo data in data/raw", [*run, "python", "-m", f"{package}.fetch_demo_data", "data/raw"]),
-        ("track data/raw with DVC", [*run, "dvc", "add", "--quiet", "data/raw"]),
+        ("put the demo data in data/raw, tracked by DVC", [*run, "python", "-m", "study_machinery", "fetch"]),
         ("run the pipeline (dvc repro)", [*run, "dvc", "repro"]),
         ("write the README's results section", [*run, "python", "-m", "study_machinery", "readme"]),
     ]

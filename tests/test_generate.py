@@ -100,6 +100,7 @@ MACHINERY = [
     "errors",
     "estimates",
     "executors",
+    "fetch",
     "figure",
     "identity",
     "latex",

@@ -30,9 +30,10 @@ GUIDE_PAGE = "docs/your-own-task.md"
 # The package keeps the name a default study is generated with: renaming it is a change of
 # its own (the folder, pyproject.toml's module-name, contract.py, dvc.yaml), not part of a port.
 PACKAGE = "digits_study"
-# What the port leaves as generated: the machinery and its tests, and the pipeline (the prepare
-# stage writes a folder, data/prepared/, whose file prepare.py names).
-UNTOUCHED = ["src/study_machinery", "tests/machinery", "dvc.yaml"]
+# What the port leaves as generated: the machinery and its tests, the pipeline (the prepare
+# stage writes a folder, data/prepared/, whose file prepare.py names) and the CI workflow (its
+# data step runs the fetcher conf/study.yaml names).
+UNTOUCHED = ["src/study_machinery", "tests/machinery", "dvc.yaml", ".github/workflows/ci.yml"]
 # The README's prose about the demo, as the researcher rewrites it (old text: new text). The
 # results section between its markers is the machinery's, rewritten by `nox -s record`.
 # (Only prose: a README laid over whole would lose what copier wrote in it, the remote's address.)
@@ -99,8 +100,7 @@ def the_guides_table_row_is_the_readmes(study: Study) -> None:
 GUIDE = [
     Run(GUIDE_PAGE, "git rm -q"),
     Run(GUIDE_PAGE, "cp -r"),
-    Run(GUIDE_PAGE, "dvc add data/raw"),
-    Run(GUIDE_PAGE, "fetch_demo_data/"),
+    Run(GUIDE_PAGE, "study_machinery fetch"),
     rewrite_the_readmes_prose,
     Run(GUIDE_PAGE, '"Port the study to diabetes progression"'),
     the_guides_table_row_is_the_readmes,
@@ -146,7 +146,7 @@ def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reprod
     # recorded in data/raw.dvc.
     workflow = yaml.safe_load((study_dir / ".github/workflows/ci.yml").read_text())
     [fetch] = [
-        step["run"] for step in workflow["jobs"]["check"]["steps"] if "data/raw" in step.get("run", "")
+        step["run"] for step in workflow["jobs"]["check"]["steps"] if "fetch" in step.get("run", "")
     ]
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "--quiet", str(study_dir), str(clone))

@@ -327,6 +327,78 @@ def test_a_corrupted_cache_object_is_named_and_the_advice_given_works(default_st
     assert git(default_study, "status", "--porcelain") == ""
 
 
+def test_fetch_keeps_the_data_pointer_runs_only_the_packages_modules_and_pulls_without_one(default_study):
+    """`study_machinery fetch`, what CI runs: conf/study.yaml's fetch_raw_data, or `dvc pull` (null)."""
+    raw, pointer, study_file = (
+        default_study / "data/raw",
+        default_study / "data/raw.dvc",
+        default_study / "conf/study.yaml",
+    )
+    committed, settings = pointer.read_bytes(), study_file.read_text()
+    fetcher = default_study / "src/digits_study/fetch_demo_data.py"
+    original = fetcher.read_text()
+
+    def fetch():
+        result = uv_run(default_study, "python", "-m", "study_machinery", "fetch")
+        return result.returncode, result.stdout + result.stderr
+
+    try:
+        # Other data than the study recorded: refused, and data/raw.dvc stays as committed.
+        fetcher.write_text(
+            original.replace(
+                'raw_dir / "digits.csv.gz")',
+                'raw_dir / "digits.csv.gz")\n    (raw_dir / "extra.txt").write_text("x")',
+            )
+        )
+        code, output = fetch()
+        assert code == 1, output
+        assert (
+            "error: digits_study.fetch_demo_data put other data in data/raw than data/raw.dvc records"
+            in output
+        )
+        assert "data/raw.dvc is kept as committed" in output and "Traceback" not in output
+        assert pointer.read_bytes() == committed
+        fetcher.write_text(original)
+        (raw / "extra.txt").unlink()
+        # A module outside the package is never run.
+        study_file.write_text(
+            settings.replace("fetch_raw_data: digits_study.fetch_demo_data", "fetch_raw_data: os")
+        )
+        code, output = fetch()
+        assert (
+            code == 1
+            and "error: conf/study.yaml: fetch_raw_data must name a module of your package" in output
+        )
+        # null: from the DVC remote, the folder deleted first as in a fresh clone.
+        study_file.write_text(
+            settings.replace("fetch_raw_data: digits_study.fetch_demo_data", "fetch_raw_data: null")
+        )
+        shutil.rmtree(raw)
+        # Out of the cache too, so that it comes from the remote.
+        md5 = yaml.safe_load(committed)["outs"][0]["md5"]
+        cache = default_study / ".dvc/cache/files/md5"
+        listing = cache / md5[:2] / md5[2:]
+        for entry in [*json.loads(listing.read_text()), {"md5": md5}]:
+            (cache / entry["md5"][:2] / entry["md5"][2:]).unlink()
+        code, output = fetch()
+        assert code == 0, output
+        assert "data/raw pulled from the DVC remote" in output
+        assert (raw / "digits.csv.gz").is_file()
+        # The demo's fetcher, as the study was copied: the same data, the same pointer.
+        study_file.write_text(settings)
+        shutil.rmtree(raw)
+        code, output = fetch()
+        assert code == 0 and "data/raw fetched by digits_study.fetch_demo_data and tracked by DVC" in output
+    finally:
+        fetcher.write_text(original)
+        study_file.write_text(settings)
+        (raw / "extra.txt").unlink(missing_ok=True)
+        if not (raw / "digits.csv.gz").is_file():
+            uv_run(default_study, "dvc", "pull", "--quiet")
+    assert pointer.read_bytes() == committed
+    assert git(default_study, "status", "--porcelain") == ""
+
+
 def test_the_ci_workflow_passes_in_a_fresh_clone(default_study, tmp_path):
     """Every step of the GitHub workflow, run in a fresh clone as the CI runner would."""
     workflow = yaml.safe_load((default_study / ".github/workflows/ci.yml").read_text())

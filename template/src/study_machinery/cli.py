@@ -157,6 +157,14 @@ def inputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def fetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .fetch import fetch_raw
+    from .study import load_study
+
+    print(fetch_raw(load_study().fetch_raw_data, paths.shown(paths.STUDY_FILE)))
+    return 0
+
+
 def checklist(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .checklist import main
 
@@ -222,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--report", type=_absolute, help="also write the checks and timings as JSON here")
     command("verify", verify, "Re-hash the DVC cache and name every corrupted object.")
     command("inputs", inputs, "Check that the data the data/*.dvc files track is there (before dvc repro).")
+    command("fetch", fetch, "Put data/raw in place without the DVC remote (CI): as fetch_raw_data says.")
     command("checklist", checklist, "The code-completeness and reproducibility items, checked.")
     return parser
 

@@ -143,6 +143,9 @@ class StudyConfig:
     curves: CurvesConfig = MISSING
     # Runs left out of the result, each by a decision recorded here (`[]`: none).
     excluded: list[Exclusion] = MISSING
+    # The module of the research package that puts data/raw in place where the DVC remote cannot
+    # be reached (CI): `python -m study_machinery fetch` runs it; None: `dvc pull` (fetch.py).
+    fetch_raw_data: str | None = None
 
     def left_out(self, tier: str) -> list[Exclusion]:
         return [exclusion for exclusion in self.excluded if exclusion.tier == tier]

@@ -1,7 +1,9 @@
 """Put the demo's raw data in place: `python -m <package>.fetch_demo_data RAW_DIR`.
 
-The handwritten digits ship inside scikit-learn, so nothing is downloaded. Your
-own study replaces this with its own data, tracked with `dvc add data/raw`.
+The handwritten digits ship inside scikit-learn, so nothing is downloaded. conf/study.yaml's
+`fetch_raw_data` names this module: `python -m study_machinery fetch` (what CI runs) runs it and
+tracks the folder with `dvc add data/raw`. Your own study points that key at its own fetcher,
+or at null when only its DVC remote has the data.
 """
 
 import argparse

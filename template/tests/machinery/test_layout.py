@@ -15,7 +15,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from study_machinery import contract, paths
-from study_machinery.study import METHOD, variants
+from study_machinery.fetch import check_module
+from study_machinery.study import METHOD, load_study, variants
 
 RESEARCH = paths.ROOT / "src" / contract.PACKAGE
 MACHINERY = Path(contract.__file__).parent
@@ -69,6 +70,18 @@ def test_the_machinery_uses_the_research_code_only_through_the_contract(path):
 def test_the_contract_names_every_name_it_uses():
     for module, name in CONTRACT:
         assert f"`{module}.{name}(" in contract.__doc__
+
+
+def test_the_raw_data_fetcher_is_a_module_of_the_research_code_with_an_entry_point():
+    """conf/study.yaml's fetch_raw_data, what `study_machinery fetch` (CI) runs, if it names one."""
+    module = load_study().fetch_raw_data
+    if module is None:
+        return  # `fetch` pulls data/raw from the DVC remote
+    check_module(module, "conf/study.yaml")
+    parts = module.split(".")[1:]
+    file = RESEARCH.joinpath(*parts).with_suffix(".py") if parts else RESEARCH / "__main__.py"
+    assert file.is_file(), f"conf/study.yaml: fetch_raw_data names {module}; {paths.shown(file)} is missing"
+    assert '__name__ == "__main__"' in file.read_text(encoding="utf-8"), f"{file} has no entry point"
 
 
 def test_a_run_config_has_the_keys_the_machinery_reads(compose_config, smoke_overrides):
