@@ -124,6 +124,6 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def reserved_names(session: nox.Session) -> None:
-    """Rewrite tasks/reserved_import_names.yml from a study with every tracker: `-- STUDY`."""
+    """Rewrite tasks/reserved_import_names.yml from studies with every tracker: `-- SKLEARN PYTORCH`."""
     env = {"UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)} | studies_own_environment()
     session.run("python", "tasks/reserved_import_names.py", *session.posargs, env=env)

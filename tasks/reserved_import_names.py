@@ -2,14 +2,19 @@
 
 A package named like a module the study imports shadows it (`json`, `logging`, `sklearn`),
 and the study's first import fails. The names are those of Python's standard library, in
-every Python version a study may use, the top-level modules of every package a generated
-study locks (all dependency groups), and the study's own top-level folders. copier.yml
-includes the file; tests/test_questions.py checks that it still covers them.
+every Python version a study may use (its folder's packages too, such as `test`, which
+`sys.stdlib_module_names` leaves out), the top-level modules of every package a generated
+study of either framework locks (all dependency groups), and the study's own top-level
+folders. Both frameworks', because code may use a package only where it is imported: the
+machinery reads PyTorch's versions and device from `sys.modules["torch"]` (provenance.py), so
+a scikit-learn study whose package is named `torch` would break there. copier.yml includes the file; tests/test_questions.py
+checks that it still covers them.
 
-Usage: uvx nox -s reserved_names -- STUDY
-(STUDY: a study generated with the default answers but every tracker, `--data
-'trackers=[dvclive, mlflow, wandb]'`, so that the trackers' modules are reserved too; its
-uv.lock is installed in a temporary environment, which takes seconds from uv's cache.)
+Usage: uvx nox -s reserved_names -- STUDY [STUDY ...]
+(STUDY: studies generated with every tracker, `--data 'trackers=[dvclive, mlflow, wandb]'`,
+one with each framework (`--data framework=pytorch`), so that the trackers' and both
+frameworks' modules are reserved; each uv.lock is installed in a temporary environment, which
+takes seconds from uv's cache.)
 """
 
 import json
@@ -40,7 +45,16 @@ STUDY = [
 IMPORT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 TOP_LEVEL = "import json, importlib.metadata as m; print(json.dumps(sorted(m.packages_distributions())))"
-STDLIB = "import json, sys; print(json.dumps(sorted(sys.stdlib_module_names)))"
+# sys.stdlib_module_names, and every module and package in the standard library's folder.
+STDLIB = """
+import json, os, sys, sysconfig
+folder = sysconfig.get_paths()["stdlib"]
+names = set(sys.stdlib_module_names) | set(sys.builtin_module_names)
+for entry in os.listdir(folder):
+    if entry.endswith(".py") or os.path.isfile(os.path.join(folder, entry, "__init__.py")):
+        names.add(entry.removesuffix(".py"))
+print(json.dumps(sorted(names)))
+"""
 
 
 def stdlib_names(version: str) -> set[str]:
@@ -66,12 +80,13 @@ def locked_top_level_names(study: Path) -> set[str]:
 
 
 def main() -> None:
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         sys.exit(__doc__)
-    study = Path(sys.argv[1])
-    # The study's own package is installed too: its name is the one the answer chooses.
-    own = re.search(r"^import_name: (\S+)$", (study / ".copier-answers.yml").read_text(), re.M)[1]
-    names = (set(STUDY) | locked_top_level_names(study)) - {own}
+    names = set(STUDY)
+    for study in map(Path, sys.argv[1:]):
+        # The study's own package is installed too: its name is the one the answer chooses.
+        own = re.search(r"^import_name: (\S+)$", (study / ".copier-answers.yml").read_text(), re.M)[1]
+        names |= locked_top_level_names(study) - {own}
     for version in PYTHONS:
         names |= stdlib_names(version)
     reserved = sorted(name for name in names if IMPORT_NAME.fullmatch(name))

@@ -11,7 +11,9 @@ conftest.py; .ci/run installs them); where that cannot be, the SLURM tests skip 
 """
 
 import json
+import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -143,7 +145,8 @@ def test_a_detached_tier_is_collected_later_and_a_cancelled_job_resubmitted_on_r
     assert "baseline/logistic_regression seed 1: SLURM: CANCELLED" in output
     assert "Traceback" not in output
     assert len(list((study / "jobs" / tier).glob("*.sbatch"))) == 1, "nothing was submitted twice"
-    assert len(run_metrics(study, tier)) == 11
+    # The cancelled run's recorded result stays: its forced re-run never finished.
+    assert run_metrics(study, tier) == local
 
     again = machinery(study, "tier", tier, "executor=slurm", **slurm)
     assert again.returncode == 1 and "not resubmitted (add --resubmit)" in again.stderr
@@ -155,4 +158,68 @@ def test_a_detached_tier_is_collected_later_and_a_cancelled_job_resubmitted_on_r
     assert resubmitted.returncode == 0, resubmitted.stdout + resubmitted.stderr
     assert "1 runs submitted" in resubmitted.stderr
     assert run_metrics(study, tier) == local
+    assert_same_recorded_result(study)
+
+
+def test_a_forced_rerun_keeps_every_result_until_replaced_and_executes_what_it_announces(study, slurm):
+    """After the jobs above, each smoke run's folder holds the record of the SLURM job that ended.
+
+    A forced re-run asking for more than the node has is never started by SLURM: the tier says
+    why, in seconds, and every recorded run stays. Then a forced re-run, detached and collected,
+    submits and executes every run it announces.
+    """
+    tier = "smoke"
+    local = run_metrics(study, tier)
+    records = {path: path.read_bytes() for path in (study / "runs" / tier).rglob("run.json")}
+    assert len(records) == 12
+    slurm_fast = ["executor=slurm", "executor.poll_seconds=1"]
+    # More memory than any node of the cluster has: SLURM takes the held array, never starts it.
+    hopeless = machinery(
+        study, "tier", tier, *slurm_fast, "executor.memory_per_run=100000G", "--rerun-all", **slurm
+    )
+    output = hopeless.stdout + hopeless.stderr
+    assert hopeless.returncode == 1, output
+    assert "12 of 12 runs of tier smoke failed" in output
+    assert "SLURM: PENDING (BadConstraints), which SLURM never starts" in output
+    assert "Traceback" not in output
+    array = re.search(r"`scancel (\d+)`", output)[1]
+    assert {path: path.read_bytes() for path in records} == records, "no recorded run was emptied"
+    assert run(["scancel", array], study, **slurm).returncode == 0
+
+    # A node that cannot see the study: the job's working folder, where SLURM writes its log, is
+    # not there (on this cluster's one node, a folder that exists nowhere stands in for it).
+    unseen = machinery(
+        study,
+        "tier",
+        tier,
+        *slurm_fast,
+        "executor.sbatch_options=[--chdir=/nowhere/study]",
+        "--rerun-all",
+        **slurm,
+    )
+    output = unseen.stdout + unseen.stderr
+    assert unseen.returncode == 1, output
+    assert (
+        "SLURM: FAILED before the study's code started: SLURM could not write its log into jobs/smoke/" in output
+    )
+    assert f"so {socket.gethostname()} most likely cannot see the study at {study}" in output
+    assert "log:" not in output, "no pointer to a log that was never written"
+    assert {path: path.read_bytes() for path in records} == records, "no recorded run was emptied"
+
+    detached = machinery(study, "tier", tier, "executor=slurm", "--rerun-all", "--detach", **slurm)
+    assert detached.returncode == 0, detached.stdout + detached.stderr
+    assert "runs@smoke: 12 of 12 runs to execute" in detached.stderr
+    assert "12 runs submitted as SLURM job array" in detached.stderr
+    job = re.search(r"submitted as SLURM job array (\d+)", detached.stderr)[1]
+    collected = machinery(study, "tier", tier, *slurm_fast, **slurm)
+    said = collected.stdout + collected.stderr
+    assert collected.returncode == 0, said
+    # The jobs that finished before the collecting command looked are done for it: it announces
+    # only the others, and executes (collects) as many as it announces.
+    announced = int(re.search(r"runs@smoke: (\d+) of 12 runs to execute", said)[1])
+    assert f"runs@smoke: {announced} runs executed" in said
+    assert run_metrics(study, tier) == local
+    arrays = {place["slurm"]["array_job_id"] for place in where(study, tier)}
+    assert arrays == {job}, "every run was executed again, by the forced re-run's array"
+    assert not list((study / "runs" / tier).rglob("*.attempt")), "every attempt replaced its run's folder"
     assert_same_recorded_result(study)

@@ -145,9 +145,7 @@ def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reprod
     # The CI workflow's data step, in a fresh clone: the port's own raw data, byte for byte as
     # recorded in data/raw.dvc.
     workflow = yaml.safe_load((study_dir / ".github/workflows/ci.yml").read_text())
-    [fetch] = [
-        step["run"] for step in workflow["jobs"]["check"]["steps"] if "fetch" in step.get("run", "")
-    ]
+    [fetch] = [step["run"] for step in workflow["jobs"]["check"]["steps"] if "fetch" in step.get("run", "")]
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "--quiet", str(study_dir), str(clone))
     fetched = run(["bash", "-c", fetch], clone)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import copy_study, git, run
 from test_generate import expected_files
-from test_study import nox
+from test_study import nox, unreserved_modules
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pytorch")]
 
@@ -91,11 +91,15 @@ def test_reproduce_verifies_the_main_result_in_a_clean_room_linked_to_uv_s_cache
 
 
 def recorded(runs):
-    """Every run's metrics, and its scores of each epoch (recorded once) for the learning curves."""
+    """Every run's metrics, and its scores of each epoch (recorded once) for the learning curves.
+
+    Those of recorded runs: not of an attempt executing beside one (VARIANT/seed_S.attempt/).
+    """
     return {
         path.relative_to(runs): path.read_bytes()
         for name in ("metrics.json", "epochs.json")
         for path in runs.rglob(name)
+        if not path.parent.name.endswith(".attempt")
     }
 
 
@@ -126,20 +130,28 @@ def test_a_job_cancelled_mid_training_on_slurm_resumes_from_its_checkpoint(study
     # One run at a time: the method's seed 0 first; stop it once it has saved a checkpoint.
     detached = run([*tier, *on_slurm, "executor.max_parallel=1", "--rerun-all", "--detach"], copy, **env)
     assert detached.returncode == 0, detached.stderr
-    folder = runs / "proposed/seed_0"
+    # The forced re-run executes beside the recorded run, in its attempt folder.
+    folder, attempt = runs / "proposed/seed_0", runs / "proposed/seed_0.attempt"
     deadline = time.monotonic() + 120
-    while not (folder / "checkpoint.pt").exists():
+    while not (attempt / "checkpoint.pt").exists():
         assert time.monotonic() < deadline, "no checkpoint within two minutes"
         time.sleep(0.1)
-    job = json.loads((folder / "submitted.json").read_text())["job"]
+    job = json.loads((attempt / "submitted.json").read_text())["job"]
     assert run(["scancel", job], copy, **env).returncode == 0
 
     collected = run([*tier, *on_slurm], copy, **env)
     assert collected.returncode == 1, collected.stderr
     assert "proposed seed 0: SLURM: CANCELLED; not resubmitted (add --resubmit)" in collected.stderr
-    assert not (folder / "metrics.json").exists() and (folder / "checkpoint.pt").exists()
+    assert (attempt / "checkpoint.pt").exists() and not (attempt / "metrics.json").exists()
+    assert recorded(runs) == uninterrupted, "the recorded runs stay whole while their re-run is unfinished"
 
     resubmitted = run([*tier, *on_slurm, "--resubmit"], copy, **env)
     assert resubmitted.returncode == 0, resubmitted.stderr
     assert "resumed from" in (folder / "run.log").read_text()
     assert recorded(runs) == uninterrupted
+
+
+def test_no_module_a_pytorch_study_locks_can_be_its_import_name(study):
+    """Nor a module of PyTorch's packages, in a scikit-learn study too (reserved_import_names.py)."""
+    missing = unreserved_modules(study, "digits_study")
+    assert not missing, f"run `uvx nox -s reserved_names -- SKLEARN PYTORCH`: {missing} are missing"

@@ -3,6 +3,8 @@
 import keyword
 import re
 import sys
+import sysconfig
+from pathlib import Path
 
 import copier
 import pytest
@@ -16,6 +18,10 @@ BAD_ANSWERS = [
     ("import_name", "lambda", "must not be a Python keyword"),
     ("import_name", "sklearn", "must not be that of a module the study imports or Python provides"),
     ("import_name", "json", "must not be that of a module the study imports or Python provides"),
+    # A package of the standard library that sys.stdlib_module_names leaves out.
+    ("import_name", "test", "must not be that of a module the study imports or Python provides"),
+    # Not installed in a scikit-learn study, but imported by its libraries wherever it is.
+    ("import_name", "torch", "must not be that of a module the study imports or Python provides"),
     ("import_name", "logging", "Try logging_study."),
     ("import_name", "x" * 65, "at most 64 characters"),
     ("project_name", "My study\n", "must fit on one line"),
@@ -151,7 +157,11 @@ def test_the_corpus_covers_every_free_text_question():
 
 def test_no_python_module_can_be_the_import_name():
     reserved = set(CONFIG["reserved_import_names"]["default"])
-    stdlib = {name for name in sys.stdlib_module_names if re.fullmatch(r"[a-z_][a-z0-9_]*", name)}
+    folder = Path(sysconfig.get_paths()["stdlib"])
+    packages = {path.parent.name for path in folder.glob("*/__init__.py")}
+    modules = {path.stem for path in folder.glob("*.py")}
+    names = set(sys.stdlib_module_names) | packages | modules
+    stdlib = {name for name in names if re.fullmatch(r"[a-z_][a-z0-9_]*", name)}
     missing = sorted(stdlib - reserved)
     assert not missing, f"run `uvx nox -s reserved_names -- STUDY`: {missing} are missing"
     assert not reserved & set(keyword.kwlist), "keywords are refused by their own rule"

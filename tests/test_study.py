@@ -652,7 +652,7 @@ def test_only_the_runs_an_edit_changes_execute(default_study, tmp_path):
     ablation = conf / "variant/ablation/no_weight_decay.yaml"
     ablation.write_text(ablation.read_text().replace("weight_decay: 0.0\n", "weight_decay: 0.0001\n"))
     summary = "runs@small: 5 of 30 runs to execute (5 stale: config)"
-    progress = "runs@small: 5/5 runs done"
+    progress = "runs@small: 5/5 runs ended"
     assert record("runs@smoke: 2 of 12 runs to execute (2 stale: config)", summary, progress) == runs_of(
         "ablation/no_weight_decay"
     )
@@ -766,12 +766,16 @@ def test_a_killed_tier_resumes_and_records_the_same_result_bit_for_bit(default_s
     ).read_bytes()
 
 
-def test_no_module_the_study_locks_can_be_its_import_name(default_study):
-    """tasks/reserved_import_names.yml covers every top-level module of every locked package."""
+def unreserved_modules(study, own: str) -> list[str]:
+    """The top-level modules of the packages a study locks (every group) that a package may take."""
     listing = "import json, importlib.metadata as m; print(json.dumps(sorted(m.packages_distributions())))"
-    found = run(["uv", "run", "--frozen", "--all-groups", "python", "-c", listing], default_study)
+    found = run(["uv", "run", "--frozen", "--all-groups", "python", "-c", listing], study)
     assert found.returncode == 0, found.stderr
     modules = {name for name in json.loads(found.stdout) if re.fullmatch(r"[a-z_][a-z0-9_]*", name)}
-    reserved = set(CONFIG["reserved_import_names"]["default"])
-    missing = sorted(modules - reserved - {"digits_study"})
-    assert not missing, f"run `uvx nox -s reserved_names -- STUDY`: {missing} are missing"
+    return sorted(modules - set(CONFIG["reserved_import_names"]["default"]) - {own})
+
+
+def test_no_module_the_study_locks_can_be_its_import_name(default_study):
+    """tasks/reserved_import_names.yml covers every top-level module of every locked package."""
+    missing = unreserved_modules(default_study, "digits_study")
+    assert not missing, f"run `uvx nox -s reserved_names -- SKLEARN PYTORCH`: {missing} are missing"

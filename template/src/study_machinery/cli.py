@@ -90,7 +90,7 @@ def job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from . import contract
     from .plan import plan, state, summary, unused
-    from .slurm import whereabouts
+    from .slurm import whereabouts, with_forced
     from .study import check_config_files, load_study
 
     tiers = load_study().tiers
@@ -100,7 +100,7 @@ def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     todo = total = 0
     for name in names:
         planned = plan(name)
-        states = [state(run) for run in planned]
+        states = with_forced(planned, [state(run) for run in planned])
         if not args.summary:
             unfinished = [run for run, (status, _) in zip(planned, states, strict=True) if status != "done"]
             in_slurm = whereabouts(unfinished)

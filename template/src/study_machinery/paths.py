@@ -29,6 +29,22 @@ def run_dir(runs: Path, variant: str, seed: int) -> Path:
     return runs / variant / f"seed_{seed}"
 
 
+# A tier's run executes in a folder beside its own, VARIANT/seed_SEED.attempt, which replaces
+# the run's folder only once the run has finished (run.py): a recorded result is never emptied
+# for a run that may not finish. While one folder is swapped for the other, the old one is
+# VARIANT/seed_SEED.replaced.
+ATTEMPT, REPLACED = ".attempt", ".replaced"
+
+
+def attempt_dir(folder: Path) -> Path:
+    """Where the run of `folder` executes until it finishes."""
+    return folder.with_name(folder.name + ATTEMPT)
+
+
+def replaced_dir(folder: Path) -> Path:
+    return folder.with_name(folder.name + REPLACED)
+
+
 def results_dir(tier: str) -> Path:
     return RESULTS_DIR / tier
 

@@ -129,11 +129,21 @@ def summary(tier: str, states: list[tuple[str, list[str]]]) -> str:
 
 
 def unused(runs: Path, planned: list[Planned]) -> list[str]:
-    """Run folders of variants or seeds the tier no longer has: kept (they cost compute), not used."""
+    """Run folders of variants or seeds the tier no longer has: kept (they cost compute), not used.
+
+    So are their attempts (paths.attempt_dir); a planned run's attempt is the run's own.
+    """
     planned_folders = {run_.folder.resolve() for run_ in planned}
     folders = sorted(runs.rglob("seed_*")) if runs.is_dir() else []
+
+    def run_folder(folder: Path) -> Path:
+        for suffix in (paths.ATTEMPT, paths.REPLACED):
+            if folder.name.endswith(suffix):
+                return folder.with_name(folder.name.removesuffix(suffix))
+        return folder
+
     return [
         folder.relative_to(runs).as_posix()
         for folder in folders
-        if folder.is_dir() and folder.resolve() not in planned_folders
+        if folder.is_dir() and run_folder(folder).resolve() not in planned_folders
     ]

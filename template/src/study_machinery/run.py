@@ -72,22 +72,67 @@ def prepare_folder(
     write_json(started, key.record())
 
 
+def prepare_attempt(
+    folder: Path, key: identity.Identity, keep: frozenset[str] = frozenset(), fresh: bool = False
+) -> Path:
+    """The folder a tier's run executes in, beside its own (paths.attempt_dir), prepared as
+    prepare_folder prepares one: an interrupted attempt with this identity is resumed. The run's
+    own folder, and whatever result it holds, stays as it is until `swap_in`."""
+    recover(folder)
+    attempt = paths.attempt_dir(folder)
+    started = folder / STARTED
+    if not attempt.exists() and not (folder / "metrics.json").exists() and started.is_file():
+        # An attempt interrupted inside the run's folder itself (template 0.4): it goes on beside.
+        folder.rename(attempt)
+    prepare_folder(attempt, key, keep, fresh)
+    return attempt
+
+
+def swap_in(attempt: Path, folder: Path) -> None:
+    """A finished attempt becomes the run's folder; the folder it replaces is deleted after."""
+    replaced = paths.replaced_dir(folder)
+    if replaced.exists():
+        shutil.rmtree(replaced)  # what a swap interrupted after its two renames left
+    if folder.exists():
+        folder.rename(replaced)
+    attempt.rename(folder)
+    shutil.rmtree(replaced, ignore_errors=True)
+
+
+def recover(folder: Path) -> None:
+    """Finish a swap that was interrupted between its renames: no result is lost either way."""
+    replaced, attempt = paths.replaced_dir(folder), paths.attempt_dir(folder)
+    if folder.exists() or not replaced.exists():
+        return
+    if (attempt / "metrics.json").is_file():
+        attempt.rename(folder)
+        shutil.rmtree(replaced)
+    else:
+        replaced.rename(folder)
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def execute(
-    config: object, resolved: dict, folder: Path, key: identity.Identity, tier: str | None = None
+    config: object,
+    resolved: dict,
+    folder: Path,
+    key: identity.Identity,
+    tier: str | None = None,
+    recorded_as: Path | None = None,
 ) -> dict[str, float]:
     """One run of the research code, recorded in `folder`: run.json, then metrics.json.
 
     metrics.json comes last: its presence is what marks a run as finished. run.json holds the
     run's identity and the hash of its metrics.json, so that an edited result reads as stale.
-    A run of a tier is also logged to the study's trackers (tracking.py), after its records.
+    A run of a tier is also logged to the study's trackers (tracking.py), after its records;
+    they name it by `recorded_as`, the folder its attempt's `folder` becomes once finished.
     """
     contract.load()
     provenance.watch_accelerator()
-    with tracking.tracked(tier, resolved, key.key, folder) as trackers:
+    with tracking.tracked(tier, resolved, key.key, folder, recorded_as or folder) as trackers:
         metrics = _timed(config, resolved, folder, key, trackers)
         trackers.finish(metrics)
     return metrics

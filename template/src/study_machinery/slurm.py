@@ -1,7 +1,8 @@
 """A tier's runs on a SLURM cluster: one job array per submission, one run per array task.
 
 The tier command writes a job script to jobs/TIER/, submits it with sbatch and records in
-each run's folder which array task runs it (submitted.json). Each task re-plans its run from
+each run's attempt folder (paths.attempt_dir) which array task runs it (submitted.json); a
+finished run takes that record along into its folder, as its history. Each task re-plans its run from
 the study's files and runs it only if its identity is still the one submitted (`python -m
 study_machinery job`), so a config or code edited after submitting is never run under the
 old name. The results are the run folders themselves, as with every executor.
@@ -48,6 +49,8 @@ class Submission:
     identity: str  # the run's identity key when it was submitted
     log: str  # the job's output, as shown from the study's root
     submitted: str
+    # Submitted by --rerun-all: run even where the run's folder holds a result of this identity.
+    forced: bool = False
 
     @classmethod
     def of(cls, folder: Path) -> "Submission | None":
@@ -68,13 +71,14 @@ def _command(*args: str, timeout: float = 60, cwd: Path | None = None) -> subpro
 
 
 def live_jobs(strict: bool = True) -> dict[str, str] | None:
-    """This user's jobs that SLURM still holds, each array task apart: {"812_3": "RUNNING", ...}.
+    """This user's jobs that SLURM still holds, each array task apart, with why a pending one
+    waits: {"812_3": "RUNNING", "812_4": "PENDING (Resources)", ...}.
 
     None where SLURM is not installed: no job of it can be writing here. A squeue that fails
     raises, unless not `strict` (for `status`), as a SLURM that cannot answer now may well have
     jobs running.
     """
-    result = _command("squeue", "--noheader", "--array", "--format=%i %T", f"--user={getpass.getuser()}")
+    result = _command("squeue", "--noheader", "--array", "--format=%i %T %r", f"--user={getpass.getuser()}")
     if result is None:
         return None
     if result.returncode != 0:
@@ -85,7 +89,58 @@ def live_jobs(strict: bool = True) -> dict[str, str] | None:
             f"squeue failed ({said}), so whether runs submitted to SLURM are still running is unknown: "
             "run this where SLURM answers, or delete their submitted.json if their jobs are gone."
         )
-    return dict(line.split(maxsplit=1) for line in result.stdout.splitlines() if line.strip())
+    jobs = {}
+    for line in result.stdout.splitlines():
+        job, status, reason = [*line.split(maxsplit=2), "", ""][:3]
+        waits = status == "PENDING" and reason not in ("", "None")
+        if job:
+            jobs[job] = f"{status} ({reason})" if waits else status
+    return jobs
+
+
+# Why a job may be PENDING for good (squeue's %r): it asks for more than the partition or any
+# node has, or than the account or QOS allows one job (SLURM's ...PerJob... limits). Every other
+# reason (Resources, Priority, BeginTime, a group's limit, a hold, a node that is down) can end
+# by itself or by someone's hand, so a tier goes on waiting, the reason in its progress line.
+HOPELESS = {
+    "BadConstraints",
+    "PartitionConfig",
+    "PartitionNodeLimit",
+    "PartitionTimeLimit",
+    "DependencyNeverSatisfied",
+    "InvalidAccount",
+    "InvalidQOS",
+}
+
+
+def pending_reason(status: str) -> str | None:
+    found = re.fullmatch(r"PENDING \((.+)\)", status)
+    return found.group(1) if found else None
+
+
+def hopeless(status: str) -> bool:
+    """Whether a live job's status (live_jobs) says SLURM will never start it as it is."""
+    reason = pending_reason(status)
+    return reason is not None and (reason in HOPELESS or "PerJob" in reason)
+
+
+def _counts(statuses: list[str]) -> str:
+    """'3 RUNNING, 9 PENDING (Resources)': the jobs a tier waits for, for its progress line."""
+    counted: dict[str, int] = {}
+    for status in statuses:
+        counted[status] = counted.get(status, 0) + 1
+    return ", ".join(f"{count} {status}" for status, count in sorted(counted.items()))
+
+
+def _not_seen(submission: Submission, host: str | None) -> str:
+    """A job that failed without a log: SLURM could not even open it, in the study's folder."""
+    on = host if host and host not in ("None", "(null)") else "its node"
+    return (
+        f"FAILED before the study's code started: SLURM could not write its log into "
+        f"{Path(submission.log).parent.as_posix()}/ on {on}, "
+        f"so {on} most likely cannot see the study at {paths.ROOT} (the compute nodes must share that "
+        "folder, at the same path)"
+    )
 
 
 # What slurmstepd writes into a job's log when it stops the job.
@@ -99,23 +154,36 @@ def why_ended(submission: Submission) -> str:
     From sacct where SLURM keeps accounts, else from scontrol (for a few minutes after the end),
     else from the job's log. A task of an array cancelled before it started has neither.
     """
+    # (command, its job state, the host that ran it), where SLURM still knows the job.
     asked = (
         (
-            ("sacct", "--noheader", "--allocations", "--parsable2", "--format=State", "-j", submission.job),
-            r"(\w+)",
+            (
+                "sacct",
+                "--noheader",
+                "--allocations",
+                "--parsable2",
+                "--format=State,NodeList",
+                "-j",
+                submission.job,
+            ),
+            r"^(\w+)",
+            r"^\w+\|(\S+)",
         ),
-        (("scontrol", "show", "job", submission.job), r"JobState=(\w+)"),
+        (("scontrol", "show", "job", submission.job), r"JobState=(\w+)", r"BatchHost=(\S+)"),
     )
     log = paths.ROOT / submission.log
     text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else None
     errors = [
         line.removeprefix("error:").strip() for line in (text or "").splitlines() if line.startswith("error:")
     ]
-    for args, pattern in asked:
+    for args, state_pattern, host_pattern in asked:
         result = _command(*args)
-        found = re.search(pattern, result.stdout) if result is not None and result.returncode == 0 else None
-        if found and found.group(1) not in ("PENDING", "RUNNING", "COMPLETING"):
-            status = found.group(1)
+        said = result.stdout if result is not None and result.returncode == 0 else ""
+        status, host = (re.search(pattern, said, re.M) for pattern in (state_pattern, host_pattern))
+        status, host = status and status.group(1), host and host.group(1)
+        if status and status not in ("PENDING", "RUNNING", "COMPLETING"):
+            if status == "FAILED" and text is None:
+                return _not_seen(submission, host)
             return f"{status}: {errors[-1]}" if status in ("FAILED", "COMPLETED") and errors else status
     if text is None:
         return "CANCELLED before it started"
@@ -138,20 +206,24 @@ class Sorted:
     finished: list[Planned]  # its job finished it since the tier command looked
 
 
-def sort(todo: list[Planned]) -> Sorted:
-    submissions = {run_.name: Submission.of(run_.folder) for run_ in todo}
+def sort(todo: list[Planned], history: bool = False) -> Sorted:
+    """The runs to do by what SLURM has of them. With `history` (--rerun-all), a run whose folder
+    holds a result is to do again, not one that its job finished since the plan was made."""
+    submissions = {run_.name: Submission.of(paths.attempt_dir(run_.folder)) for run_ in todo}
     live = (live_jobs() if any(submissions.values()) else None) or {}
     result = Sorted([], [], [], [], [])
     for run_ in todo:
         submission = submissions[run_.name]
         if submission is None:
-            result.new.append(run_)
+            # A finished job's attempt became the run's folder: between the plan and now, if so.
+            finished = not history and state(run_)[0] == "done"
+            (result.finished if finished else result.new).append(run_)
         elif submission.job in live:
             if submission.identity == run_.identity.key:
                 result.waiting.append((run_, submission))
             else:
                 result.busy.append((run_, submission, live[submission.job]))
-        elif state(run_)[0] == "done":  # it finished between the plan and squeue's answer
+        elif finished_by(run_, submission):
             result.finished.append(run_)
         elif submission.identity == run_.identity.key:
             result.ended.append((run_, submission))
@@ -160,9 +232,35 @@ def sort(todo: list[Planned]) -> Sorted:
     return result
 
 
+# Why a run whose folder holds a current result is still to do: its forced re-run is in SLURM.
+FORCED = "--rerun-all submitted"
+
+
+def forced(run_: Planned) -> bool:
+    """Whether the run's attempt was submitted by --rerun-all (and has not replaced it yet)."""
+    submission = Submission.of(paths.attempt_dir(run_.folder))
+    return submission is not None and submission.forced
+
+
+def with_forced(planned: list[Planned], states: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """The runs' states, a done run whose forced re-run is in SLURM counted as still to do."""
+    return [
+        ("stale", [FORCED]) if status == "done" and forced(run_) else (status, why)
+        for run_, (status, why) in zip(planned, states, strict=True)
+    ]
+
+
+def finished_by(run_: Planned, submission: Submission) -> bool:
+    """Whether that job finished the run: its attempt, with this record, is the run's folder now."""
+    recorded = Submission.of(run_.folder)
+    return recorded is not None and recorded.job == submission.job and state(run_)[0] == "done"
+
+
 def whereabouts(runs: list[Planned]) -> dict[str, str]:
     """For `status`: what SLURM has of each submitted run that is not done (by run name)."""
-    submitted = [(run_, sub) for run_ in runs if (sub := Submission.of(run_.folder)) is not None]
+    submitted = [
+        (run_, sub) for run_ in runs if (sub := Submission.of(paths.attempt_dir(run_.folder))) is not None
+    ]
     live = live_jobs(strict=False) if submitted else {}
     said = {}
     for run_, sub in submitted:
@@ -326,12 +424,15 @@ def submitting(tier: str) -> Iterator[None]:
         yield
 
 
-def submit(tier: str, runs: list[Planned], settings: Slurm) -> str:
+def submit(tier: str, runs: list[Planned], settings: Slurm, forced: frozenset[str] = frozenset()) -> str:
     """Submit the runs as one job array; record the task of each in its folder. Returns the job id.
 
     The array is submitted held and released only once every run's folder records its task, so
     that no job starts before the record that keeps it from being submitted twice; if recording
-    fails, the array is cancelled. A run to start afresh (`--rerun-all`) is emptied then too.
+    fails, the array is cancelled. The records go in the runs' attempt folders, never in their
+    own: a recorded result stays until its job has finished the run again. The attempt of a run
+    to start afresh (`--rerun-all`) is emptied then; one named in `forced` (a forced re-run
+    submitted again) is resumed, and run although the run's folder holds a result.
     """
     python = environment()
     check_shared(settings, python)
@@ -355,12 +456,15 @@ def submit(tier: str, runs: list[Planned], settings: Slurm) -> str:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     try:
         for index, run_ in enumerate(runs):
+            attempt = paths.attempt_dir(run_.folder)
             if run_.fresh:
-                shutil.rmtree(run_.folder, ignore_errors=True)
-            run_.folder.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(attempt, ignore_errors=True)
+            run.recover(run_.folder)
+            attempt.mkdir(parents=True, exist_ok=True)
             log = paths.shown(folder / f"{job}_{index}.out")
-            record = Submission(f"{job}_{index}", run_.identity.key, log, now)
-            run.write_json(run_.folder / SUBMITTED, asdict(record))
+            again = run_.fresh or run_.name in forced
+            record = Submission(f"{job}_{index}", run_.identity.key, log, now, forced=again)
+            run.write_json(attempt / SUBMITTED, asdict(record))
         released = _command("scontrol", "release", job)
         if released is None or released.returncode != 0:
             said = released.stderr.strip() if released is not None else "no scontrol"
@@ -368,35 +472,47 @@ def submit(tier: str, runs: list[Planned], settings: Slurm) -> str:
     except BaseException:
         _command("scancel", job)
         for run_ in runs:
-            (run_.folder / SUBMITTED).unlink(missing_ok=True)
+            (paths.attempt_dir(run_.folder) / SUBMITTED).unlink(missing_ok=True)
         raise
     return job
 
 
 def wait(
     waiting: list[tuple[Planned, Submission]], poll_seconds: float
-) -> Iterator[tuple[Planned, str | None]]:
-    """Each waited-for run as its job ends: (run, None) when it finished, (run, why) when not.
+) -> Iterator[tuple[Planned | None, str | None]]:
+    """Each waited-for run as its job ends: (run, None) when it finished, (run, why) when not,
+    and when SLURM will never start it (a hopeless pending reason: the job stays in SLURM).
 
-    Yields (None, None) after each look at SLURM, for the progress line.
+    Yields (None, the jobs' states) after each look at SLURM, for the progress line.
     """
     left = {sub.job: (run_, sub) for run_, sub in waiting}
     while left:
         live = _ask_patiently(poll_seconds)
         for job, (run_, sub) in list(left.items()):
-            if state(run_)[0] == "done":
+            if finished_by(run_, sub):
                 del left[job]
                 yield run_, None
+            elif job in live and hopeless(live[job]):
+                del left[job]
+                array = job.split("_")[0]
+                yield (
+                    run_,
+                    (
+                        f"{live[job]}, which SLURM never starts: no node or limit allows what the job asks. "
+                        f"`scancel {array}`, then run the tier again with executor settings the partition "
+                        "can satisfy (memory_per_run, cpus_per_run, time_limit, partition) and --resubmit"
+                    ),
+                )
             elif job not in live:
                 del left[job]
                 why = why_ended(sub)
                 # A job that ended well wrote its run's result, which a shared filesystem may
                 # show here only after its attribute cache expires (up to a minute on NFS).
-                if why.startswith(("COMPLETED", "ENDED")) and _appears(run_, within=NFS_DELAY):
+                if why.startswith(("COMPLETED", "ENDED")) and _appears(run_, sub, within=NFS_DELAY):
                     why = None
                 yield run_, why
         if left:
-            yield None, None
+            yield None, _counts([live.get(job, "ENDING") for job in left])
             time.sleep(poll_seconds)
 
 
@@ -404,12 +520,12 @@ def wait(
 NFS_DELAY = 60.0
 
 
-def _appears(run_: Planned, within: float) -> bool:
+def _appears(run_: Planned, sub: Submission, within: float) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
             os.listdir(run_.folder)  # reading the folder renews NFS's view of it
-        if state(run_)[0] == "done":
+        if finished_by(run_, sub):
             return True
         time.sleep(2)
     return False

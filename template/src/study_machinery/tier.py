@@ -3,8 +3,10 @@
 
 Only what changed runs. Every run is planned first, in this process (plan.py); a finished
 run whose identity still matches is kept as it is, and only runs that are missing or stale
-execute. A run killed in flight leaves no metrics.json, so it counts as missing and is the
-only one the next `dvc repro` executes.
+execute. Each executes in an attempt folder beside its own (paths.attempt_dir), which
+replaces the run's folder only once the run has finished: a run killed in flight, or failed,
+leaves the recorded result as it was, and is the only one the next `dvc repro` executes. Every
+run announced is executed or named with its reason, and the counts are of the runs announced.
 
 Where they execute is the tier's executor (executors.py): `cores` runs them in one worker
 process per core, each importing the libraries once (scikit-learn alone takes seconds); `basic`
@@ -17,13 +19,14 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import re
 import sys
 import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import executors, paths, provenance, run, slurm, tracking
+from . import contract, executors, paths, provenance, run, slurm, tracking
 from .errors import StudyError, first_line
 from .executors import Kind
 from .plan import Planned, plan, state, summary
@@ -33,7 +36,8 @@ from .study import load_study
 LOG_EVERY = 30.0
 # A run whose config says `device: auto` or `cuda` takes a GPU when there is one (PyTorch studies).
 GPU_DEVICES = ("auto", "cuda")
-PROGRESS = "{desc}: {n_fmt}/{total_fmt} runs done, {elapsed} elapsed, about {remaining} left"
+# Ended: finished, or failed (each failure is named at the end).
+PROGRESS = "{desc}: {n_fmt}/{total_fmt} runs ended, {elapsed} elapsed, about {remaining} left"
 
 
 @dataclass
@@ -44,23 +48,28 @@ class Outcome:
 
 
 def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
-    """Run one planned run, its log in run.log; never raises for a run's error."""
-    run.prepare_folder(run_.folder, run_.identity, keep, fresh=run_.fresh)
-    log_file = run_.folder / "run.log"
+    """Run one planned run, its log in run.log; never raises for a run's error.
+
+    It executes in its attempt folder, which replaces the run's folder once it has finished:
+    until then, the result recorded there stays whole, whatever happens to the attempt.
+    """
+    attempt = run.prepare_attempt(run_.folder, run_.identity, keep, fresh=run_.fresh)
+    log_file = attempt / "run.log"
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        run.execute(run_.config, run_.resolved, run_.folder, run_.identity, run_.tier)
-        return Outcome(run_.name)
+        run.execute(run_.config, run_.resolved, attempt, run_.identity, run_.tier, recorded_as=run_.folder)
     except Exception as error:  # a run's failure is reported by name; the others go on
         logging.getLogger(__name__).error("%s failed:\n%s", run_.name, traceback.format_exc())
         return Outcome(run_.name, first_line(error), paths.shown(log_file))
     finally:
         root.removeHandler(handler)
         handler.close()
+    run.swap_in(attempt, run_.folder)
+    return Outcome(run_.name)
 
 
 def _cores() -> int:
@@ -130,10 +139,16 @@ class Progress:
     def __init__(self, label: str, total: int) -> None:
         from tqdm import tqdm
 
-        self.label, self.total, self.done = label, total, 0
+        self.label, self.total, self.done, self.said = label, total, 0, ""
         self.started = self.printed = time.monotonic()
         self.bar = tqdm(total=total, desc=label, unit="run", file=sys.stderr) if sys.stderr.isatty() else None
         self.format = tqdm.format_meter
+
+    def note(self, said: str) -> None:
+        """What the progress line says besides the counts (SLURM: the jobs' states)."""
+        self.said = said
+        if self.bar is not None:
+            self.bar.set_postfix_str(said, refresh=False)
 
     def advance(self, by: int = 0) -> None:
         """Count finished runs; in a log, print a line when enough time has passed or all are done."""
@@ -147,7 +162,7 @@ class Progress:
             line = self.format(
                 self.done, self.total, now - self.started, prefix=self.label, bar_format=PROGRESS
             )
-            print(line, file=sys.stderr, flush=True)
+            print(line + (f" ({self.said})" if self.said else ""), file=sys.stderr, flush=True)
             self.printed = now
 
     def close(self) -> None:
@@ -173,6 +188,8 @@ def run_tier(
     # Hydra's record of a tier's multirun, from before tiers ran this way (template 0.3 and older).
     (runs / "multirun.yaml").unlink(missing_ok=True)
     states = [("stale", ["--rerun-all"]) if rerun_all else state(run_) for run_ in planned]
+    # A forced re-run submitted to SLURM (--rerun-all --detach) is not done until its jobs are.
+    states = slurm.with_forced(planned, states)
     print(summary(tier, states), file=sys.stderr, flush=True)
     todo = [run_ for run_, (status, _) in zip(planned, states, strict=True) if status != "done"]
     try:
@@ -196,17 +213,18 @@ def _execute_tier(
     detach: bool,
     resubmit: bool,
 ) -> None:
-    # Runs some SLURM job still holds are never run a second time beside it.
-    in_slurm = slurm.sort(todo)
+    # Runs some SLURM job still holds are never run a second time beside it. A forced re-run
+    # (--rerun-all) asks for every run again: a job's record in a finished run is its history.
+    announced = len(todo)
+    in_slurm = slurm.sort(todo, history=rerun_all)
     if executor.kind is not Kind.slurm or rerun_all:
         in_slurm.busy += [(run_, sub, "submitted") for run_, sub in in_slurm.waiting]
     slurm.refuse_busy(tier, in_slurm.busy, "so they are not run again beside them")
+    # Their jobs finished them since the plan was made: executed, by SLURM.
     finished = {run_.name for run_ in in_slurm.finished}
     todo = [run_ for run_ in todo if run_.name not in finished]
     for run_ in todo if rerun_all else ():
-        # Nothing is resumed either. Each folder is emptied as its run starts (SLURM: once the
-        # jobs are submitted), so that a run not reached keeps its result.
-        run_.fresh = True
+        run_.fresh = True  # nothing is resumed either: each attempt starts in an empty folder
     started = time.perf_counter()
     failed: list[Outcome] = []
     if executor.kind is Kind.slurm:
@@ -224,34 +242,53 @@ def _execute_tier(
         finally:
             progress.close()
         done = len(todo) - len(failed)
+    done += len(finished)
     print(
         f"runs@{tier}: {done} runs executed in {time.perf_counter() - started:.1f} s, "
-        f"{len(planned) - len(todo)} kept",
+        f"{len(planned) - announced} kept",
         file=sys.stderr,
     )
-    if failed:
-        raise StudyError(
-            f"{len(failed)} of {len(todo)} runs of tier {tier} failed; the others are recorded "
-            "and will not run again:\n" + _failures(failed)
+    warned = research_warnings([*todo, *in_slurm.finished])
+    if warned:
+        print(
+            f"runs@{tier}: your research code warned in {len(warned)} runs (their run.log has the rest):\n"
+            + "\n".join(f"  {name}: {warning}" for name, warnings in warned.items() for warning in warnings),
+            file=sys.stderr,
         )
+    if failed:
+        others = "the others are recorded and will not run again; " if len(failed) < announced else ""
+        raise StudyError(
+            f"{len(failed)} of {announced} runs of tier {tier} failed; {others}each failed run's "
+            "recorded files, if any, stay as they were:\n" + _failures(failed)
+        )
+
+
+# Every run whose job ended unfinished (cancelled, timed out, preempted, failed) gets this hint.
+NOT_RESUBMITTED = "not resubmitted (add --resubmit)"
 
 
 def _on_slurm(
     tier: str, in_slurm: slurm.Sorted, settings: executors.Slurm, detach: bool, resubmit: bool, failed: list
 ) -> int | None:
     """Submit what is new, wait for what is submitted; the runs done, or None when detached."""
+    # A forced re-run submitted again is still one; it resumes from its own checkpoints.
+    forced = frozenset(run_.name for run_, sub in in_slurm.ended if sub.forced)
     if resubmit:
         new = in_slurm.new + [run_ for run_, _ in in_slurm.ended]
     else:
         new = in_slurm.new
         failed += [
-            Outcome(run_.name, f"SLURM: {slurm.why_ended(sub)}; not resubmitted (add --resubmit)", sub.log)
+            Outcome(
+                run_.name,
+                f"SLURM: {slurm.why_ended(sub)}; {NOT_RESUBMITTED}",
+                sub.log if (paths.ROOT / sub.log).is_file() else "",  # a job SLURM never launched has none
+            )
             for run_, sub in in_slurm.ended
         ]
-    job = slurm.submit(tier, new, settings) if new else None
+    job = slurm.submit(tier, new, settings, forced) if new else None
     if job is not None:
         print(f"runs@{tier}: {len(new)} runs submitted as SLURM job array {job}", file=sys.stderr, flush=True)
-    waiting = in_slurm.waiting + [(run_, slurm.Submission.of(run_.folder)) for run_ in new]
+    waiting = in_slurm.waiting + [(run_, slurm.Submission.of(paths.attempt_dir(run_.folder))) for run_ in new]
     if detach:
         print(slurm.detached_message(tier, job, len(new), len(in_slurm.waiting)), file=sys.stderr)
         if failed:
@@ -264,9 +301,14 @@ def _on_slurm(
     done = 0
     try:
         for run_, why in slurm.wait(waiting, settings.poll_seconds):
+            if run_ is None:
+                progress.note(f"in SLURM: {why}")
             progress.advance(0 if run_ is None else 1)
-            if run_ is not None and why is not None:
-                failed.append(Outcome(run_.name, f"SLURM: {why}", logs[run_.name]))
+            if run_ is not None and why is not None and why.startswith("PENDING"):
+                failed.append(Outcome(run_.name, f"SLURM: {why}"))  # it never started: no log
+            elif run_ is not None and why is not None:
+                log = logs[run_.name] if (paths.ROOT / logs[run_.name]).is_file() else ""  # never written
+                failed.append(Outcome(run_.name, f"SLURM: {why}; {NOT_RESUBMITTED}", log))
             done += run_ is not None and why is None
     except KeyboardInterrupt:
         raise StudyError(
@@ -289,13 +331,44 @@ def run_job(tier: str, variant: str, seed: int, identity: str) -> None:
             f"{run_.name}: its config, code, data or environment changed since it was submitted, so it "
             "was not run. Run the tier again to submit it as it is now."
         )
-    if state(run_)[0] == "done":
+    submission = slurm.Submission.of(paths.attempt_dir(run_.folder))
+    if state(run_)[0] == "done" and not (submission is not None and submission.forced):
         print(f"{run_.name} is done already (its job ran twice?): kept as it is.", file=sys.stderr)
         return
     # What the submission recorded stays: the tier command that collects the run reads it.
     outcome = execute(run_, keep=frozenset({slurm.SUBMITTED}))
     if outcome.error is not None:
         raise StudyError(f"{outcome.error} (log: {outcome.log})")
+
+
+# A record of run.log (the format `execute` gives it): [time][logger][LEVEL] - message.
+LOGGED = re.compile(
+    r"^\[[^\]]*\]\[(?P<logger>[\w.]+)\]\[(?:WARNING|ERROR|CRITICAL)\] - (?P<message>.*)$", re.M
+)
+
+
+def research_warnings(runs: list[Planned]) -> dict[str, list[str]]:
+    """What the research code warned of in each run (a checkpoint it could not use), by run name.
+
+    From the run.log of each run, finished (its folder) or not (its attempt): on every
+    executor, SLURM's jobs included, the tier's output says what only the run's log would.
+    """
+    package = contract.PACKAGE
+    warned = {}
+    for run_ in runs:
+        for folder in (paths.attempt_dir(run_.folder), run_.folder):
+            log = folder / "run.log"
+            if log.is_file():
+                text = log.read_text(encoding="utf-8", errors="replace")
+                found = [
+                    match["message"]
+                    for match in LOGGED.finditer(text)
+                    if match["logger"] == package or match["logger"].startswith(f"{package}.")
+                ]
+                if found:
+                    warned[run_.name] = found
+                break
+    return warned
 
 
 def _failures(failed: list[Outcome], shown: int = 5) -> str:

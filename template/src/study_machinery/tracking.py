@@ -106,7 +106,8 @@ class Context:
     seed: int
     identity: str
     config: dict
-    folder: Path
+    folder: Path  # where the run writes: a tier's run, its attempt (paths.attempt_dir)
+    recorded_as: Path  # the run's folder once it has finished
 
     @property
     def name(self) -> str:
@@ -115,7 +116,7 @@ class Context:
     @property
     def provenance(self) -> str:
         """The run's provenance record, as a path from the study's root."""
-        return paths.shown(self.folder / "run.json")
+        return paths.shown(self.recorded_as / "run.json")
 
     def tags(self) -> dict[str, str]:
         return {
@@ -190,11 +191,20 @@ def _open(tracker: Tracker, settings: Settings, context: Context) -> object:
 
 
 @contextlib.contextmanager
-def tracked(tier: str | None, resolved: dict, identity: str, folder: Path) -> Iterator[Run]:
+def tracked(
+    tier: str | None, resolved: dict, identity: str, folder: Path, recorded_as: Path
+) -> Iterator[Run]:
     """The trackers of one run of a tier (none for a run by hand, whose tier is None)."""
     settings = active() if tier is not None else Settings()
     context = Context(
-        settings.project, tier or "", resolved["variant"], resolved["seed"], identity, resolved, folder
+        settings.project,
+        tier or "",
+        resolved["variant"],
+        resolved["seed"],
+        identity,
+        resolved,
+        folder,
+        recorded_as,
     )
     loggers = {}
     for tracker in settings.trackers:

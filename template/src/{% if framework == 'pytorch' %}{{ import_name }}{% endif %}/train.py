@@ -8,6 +8,7 @@ instead of a GPU, rounds differently: there the metrics agree only within the to
 conf/study.yaml.
 """
 
+import copy
 import json
 import logging
 import os
@@ -167,28 +168,95 @@ def resume(
     order: torch.Generator,
     device: torch.device,
 ) -> int:
-    """Load the last checkpoint of this very config, if any; return the epoch to start from."""
+    """Load the last checkpoint of this very config, if any; return the epoch to start from.
+
+    A checkpoint that cannot be used, whatever it holds (a damaged file, an object pickle that
+    weights_only refuses, another config's, another shape), costs the epochs it held, never the
+    run: it is set aside under another name, never deleted, and training starts from epoch 0.
+    """
     if not path.is_file():
         return 0
     try:
         # weights_only: tensors and plain containers, never arbitrary pickled objects.
         state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:  # a damaged file costs the epochs it held, never the run
-        log.warning("%s cannot be read (%s): starting from epoch 0.", path, error)
-        return 0
-    if state.get("fingerprint") != fingerprint:
-        log.warning("%s is a checkpoint of another config: starting from epoch 0.", path)
-        return 0
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"]["torch"].cpu())
-    if device.type == "cuda" and state["rng"]["device"] is not None:
-        torch.cuda.set_rng_state(state["rng"]["device"].cpu(), device)
-    elif device.type == "mps" and state["rng"]["device"] is not None:
-        torch.mps.set_rng_state(state["rng"]["device"].cpu())
-    order.set_state(state["rng"]["order"].cpu())
+    except Exception as error:
+        return _set_aside(path, f"torch.load refuses it: {_first_line(error)}")
+    unfit = _unfit(state, fingerprint)
+    if unfit is not None:
+        return _set_aside(path, unfit)
+    before = (
+        copy.deepcopy(model.state_dict()),
+        copy.deepcopy(optimizer.state_dict()),
+        torch.get_rng_state(),
+        _device_rng(device),
+        order.get_state(),
+    )
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        _set_rngs(state["rng"]["torch"], state["rng"]["device"], state["rng"]["order"], order, device)
+    except Exception as error:  # loaded in part: put back what was there, as if never loaded
+        model.load_state_dict(before[0])
+        optimizer.load_state_dict(before[1])
+        _set_rngs(*before[2:], order, device)
+        return _set_aside(path, f"it does not fit this model and optimizer: {_first_line(error)}")
     log.info("resumed from %s after epoch %d", path, state["epoch"])
     return state["epoch"]
+
+
+# What save() writes, and what resume() needs of it.
+CHECKPOINT_KEYS = ("fingerprint", "epoch", "model", "optimizer", "rng")
+
+
+def _unfit(state: object, fingerprint: str) -> str | None:
+    """Why a loaded checkpoint is not one save() wrote for this config; None when it is."""
+    if not isinstance(state, dict):
+        return f"it holds a {type(state).__name__}, not a checkpoint of this training loop"
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        return f"it lacks {', '.join(missing)}: not a checkpoint of this training loop"
+    if state["fingerprint"] != fingerprint:
+        return "it is a checkpoint of another config"
+    rng = state["rng"]
+    if not isinstance(state["epoch"], int) or state["epoch"] < 0:
+        return f"its epoch is {state['epoch']!r}, not a count of epochs"
+    if not isinstance(rng, dict) or not all(
+        isinstance(rng.get(key), torch.Tensor) for key in ("torch", "order")
+    ):
+        return "its random number generators' states are not tensors"
+    return None
+
+
+def _set_rngs(
+    cpu: torch.Tensor,
+    on_device: torch.Tensor | None,
+    data_order: torch.Tensor,
+    order: torch.Generator,
+    device: torch.device,
+) -> None:
+    torch.set_rng_state(cpu.cpu())
+    if device.type == "cuda" and on_device is not None:
+        torch.cuda.set_rng_state(on_device.cpu(), device)
+    elif device.type == "mps" and on_device is not None:
+        torch.mps.set_rng_state(on_device.cpu())
+    order.set_state(data_order.cpu())
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _set_aside(path: Path, why: str) -> int:
+    """Keep an unusable checkpoint under a name no run reads (checkpoint.unusable.pt, -2, ...); epoch 0."""
+    aside = path.with_name(f"{path.stem}.unusable{path.suffix}")
+    count = 1
+    while aside.exists():
+        count += 1
+        aside = path.with_name(f"{path.stem}.unusable-{count}{path.suffix}")
+    path.rename(aside)
+    log.warning("%s cannot be used (%s): kept as %s; training from epoch 0.", path.name, why, aside.name)
+    return 0
 
 
 def logits(model: nn.Module, images: np.ndarray, device: torch.device, batch_size: int) -> torch.Tensor:

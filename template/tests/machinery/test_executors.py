@@ -83,9 +83,11 @@ def test_detach_and_resubmit_are_for_slurm_alone():
 
 
 def submitted(run_, job: str, identity: str | None = None) -> slurm.Submission:
+    """What `submit` records for a run: in its attempt folder, never in the run's own."""
     submission = slurm.Submission(job, identity or run_.identity.key, f"jobs/smoke/{job}.out", "now")
-    run_.folder.mkdir(parents=True, exist_ok=True)
-    (run_.folder / slurm.SUBMITTED).write_text(json.dumps(asdict(submission)))
+    attempt = paths.attempt_dir(run_.folder)
+    attempt.mkdir(parents=True, exist_ok=True)
+    (attempt / slurm.SUBMITTED).write_text(json.dumps(asdict(submission)))
     return submission
 
 
@@ -114,6 +116,42 @@ def test_runs_are_sorted_by_what_slurm_has_of_them(four_runs, monkeypatch):
     assert [run_.name for run_ in sorted_.finished] == [finished.name]
     with pytest.raises(StudyError, match=r"still SLURM jobs.*job 7_1, PENDING.*`scancel`"):
         slurm.refuse_busy("smoke", sorted_.busy, "so they are not run again beside them")
+
+
+def test_a_forced_rerun_does_again_the_runs_whose_jobs_finished_them(four_runs, monkeypatch):
+    """--rerun-all: a finished run's record of its ended job is its history, not a reason to skip it."""
+    done = four_runs[0]
+    submitted(done, "8_0")
+    assert tier.execute(done, keep=frozenset({slurm.SUBMITTED})).error is None  # as its job would
+    assert slurm.Submission.of(done.folder).job == "8_0", "the record went along into the run's folder"
+    assert not paths.attempt_dir(done.folder).exists()
+    monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {})
+    assert [run_.name for run_ in slurm.sort([done]).finished] == [done.name]
+    assert [run_.name for run_ in slurm.sort([done], history=True).new] == [done.name]
+
+
+def test_squeue_says_why_a_job_is_pending_and_a_hopeless_reason_ends_the_wait(four_runs, monkeypatch):
+    said = "7_0 RUNNING None\n7_1 PENDING Resources\n7_2 PENDING BadConstraints\n7_3 PENDING (null)\n"
+    answer = subprocess.CompletedProcess([], 0, said, "")
+    monkeypatch.setattr(slurm, "_command", lambda *args, **kwargs: answer)
+    live = slurm.live_jobs()
+    assert live == {
+        "7_0": "RUNNING",
+        "7_1": "PENDING (Resources)",
+        "7_2": "PENDING (BadConstraints)",
+        "7_3": "PENDING ((null))",
+    }
+    assert [job for job, status in live.items() if slurm.hopeless(status)] == ["7_2"]
+    assert slurm.hopeless("PENDING (QOSMaxWallDurationPerJobLimit)")
+    assert not slurm.hopeless("PENDING (AssocGrpCpuLimit)"), "a group's limit frees up as its jobs end"
+
+    waiting = [(run_, submitted(run_, f"7_{i}")) for i, run_ in enumerate(four_runs[:3])]
+    monkeypatch.setattr(slurm.time, "sleep", lambda seconds: None)
+    seen = slurm.wait(waiting, poll_seconds=0)
+    run_, why = next(seen)
+    assert run_ is four_runs[2] and why.startswith("PENDING (BadConstraints), which SLURM never starts")
+    assert "`scancel 7`" in why and "--resubmit" in why
+    assert next(seen) == (None, "1 PENDING (Resources), 1 RUNNING"), "the progress line's states"
 
 
 def test_a_tier_on_this_machine_never_runs_what_a_slurm_job_holds(four_runs, monkeypatch):
@@ -154,6 +192,21 @@ def test_why_a_job_ended_comes_from_its_log_where_slurm_has_forgotten_it(log, wh
     if log is not None:
         (tmp_path / "31_0.out").write_text(log)
     assert slurm.why_ended(slurm.Submission("31_0", "key", "31_0.out", "now")) == why
+
+
+def test_a_job_that_failed_without_a_log_names_the_node_that_cannot_see_the_study(monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "ROOT", tmp_path)
+    shown = "JobId=31 ArrayTaskId=0\n   JobState=FAILED Reason=JobLaunchFailure\n   BatchHost=node7\n"
+
+    def answers(*args, timeout=60):
+        return subprocess.CompletedProcess(args, 0, shown, "") if args[0] == "scontrol" else None
+
+    monkeypatch.setattr(slurm, "_command", answers)
+    why = slurm.why_ended(slurm.Submission("31_0", "key", "jobs/smoke/31_0.out", "now"))
+    assert why.startswith(
+        "FAILED before the study's code started: SLURM could not write its log into jobs/smoke/"
+    )
+    assert f"on node7, so node7 most likely cannot see the study at {tmp_path}" in why
 
 
 def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import signal
@@ -11,11 +12,11 @@ import time
 
 import pytest
 
-from study_machinery import contract, identity, paths, tier
+from study_machinery import contract, executors, identity, paths, tier
 from study_machinery.aggregate import IncompleteRunsError, collect
 from study_machinery.errors import StudyError
 from study_machinery.plan import plan, state, summary, unused
-from study_machinery.run import STARTED, prepare_folder
+from study_machinery.run import STARTED, prepare_attempt, prepare_folder, recover
 from study_machinery.study import load_study, variants
 from study_machinery.tier import execute
 
@@ -142,9 +143,90 @@ def test_a_failed_run_is_named_with_its_log_and_leaves_no_metrics(planned_run, m
     outcome = execute(planned_run)
     assert outcome.name == "proposed seed 0"
     assert MISSING in outcome.error
-    log = planned_run.folder / "run.log"
-    assert outcome.log.endswith("run.log") and "Traceback" in log.read_text()
+    log = paths.attempt_dir(planned_run.folder) / "run.log"
+    assert outcome.log == paths.shown(log) and "Traceback" in log.read_text()
     assert not (planned_run.folder / "metrics.json").exists()
+
+
+def test_what_the_research_code_warns_of_is_in_the_tiers_output(planned_run, monkeypatch, capsys):
+    """A checkpoint it could not use, say: said in the run's log, and by the tier, on any executor."""
+    real = contract.run
+
+    def warns(config, folder, on_epoch):
+        logging.getLogger(f"{contract.PACKAGE}.train").warning("checkpoint.pt cannot be used (a list)")
+        logging.getLogger("some.library").warning("not the research code's: left to its log")
+        return real(config, folder, on_epoch)
+
+    monkeypatch.setattr(contract, "run", warns)
+    basic = executors.load("basic")
+    tier._execute_tier("smoke", [planned_run], [planned_run], basic, False, False, False)
+    said = capsys.readouterr().err
+    assert "runs@smoke: 1 runs executed" in said
+    assert "runs@smoke: your research code warned in 1 runs" in said
+    assert "  proposed seed 0: checkpoint.pt cannot be used (a list)" in said
+    assert (
+        "not the research code's" not in said
+        and "not the research code's" in (planned_run.folder / "run.log").read_text()
+    )
+
+
+def recorded(folder) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()
+    }
+
+
+def test_a_recorded_run_stays_whole_until_its_replacement_has_finished(planned_run, monkeypatch):
+    """A forced re-run (fresh) that fails, or is killed, leaves the recorded files as they were."""
+    assert execute(planned_run).error is None
+    before = recorded(planned_run.folder)
+    real = contract.run
+
+    def fails(config, folder, on_epoch):
+        (folder / "checkpoint").write_text("half of the work")
+        raise RuntimeError("the node went away")
+
+    monkeypatch.setattr(contract, "run", fails)
+    planned_run.fresh = True
+    assert "the node went away" in execute(planned_run).error
+    assert recorded(planned_run.folder) == before
+    assert state(planned_run) == ("done", [])
+    attempt = paths.attempt_dir(planned_run.folder)
+    assert (attempt / "checkpoint").is_file(), "the attempt is kept beside the run, for a resume"
+    assert unused(planned_run.folder.parents[1], [planned_run]) == [], "a planned run's attempt is its own"
+
+    monkeypatch.setattr(contract, "run", real)
+    assert execute(planned_run).error is None
+    assert not attempt.exists() and not paths.replaced_dir(planned_run.folder).exists()
+    assert json.loads((planned_run.folder / "metrics.json").read_bytes()) == json.loads(
+        before["metrics.json"]
+    )
+    assert not (planned_run.folder / "checkpoint").exists(), "fresh: the attempt started empty"
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_swap_cut_between_its_renames_loses_nothing(planned_run, finished):
+    """Killed after the run's folder was moved aside, before the attempt took its place."""
+    assert execute(planned_run).error is None
+    before = recorded(planned_run.folder)
+    attempt, replaced = paths.attempt_dir(planned_run.folder), paths.replaced_dir(planned_run.folder)
+    shutil.copytree(planned_run.folder, attempt)
+    (attempt / "new.txt").write_text("the attempt's")
+    if not finished:
+        (attempt / "metrics.json").unlink()
+    planned_run.folder.rename(replaced)
+    recover(planned_run.folder)
+    assert not replaced.exists()
+    assert (planned_run.folder / "new.txt").is_file() == finished
+    if not finished:
+        assert recorded(planned_run.folder) == before and attempt.is_dir()
+
+
+def test_a_run_interrupted_in_its_own_folder_by_template_0_4_goes_on_beside_it(planned_run):
+    prepare_folder(planned_run.folder, planned_run.identity)
+    (planned_run.folder / "checkpoint.pt").write_text("what the run saved before it was killed")
+    attempt = prepare_attempt(planned_run.folder, planned_run.identity)
+    assert (attempt / "checkpoint.pt").is_file() and not planned_run.folder.exists()
 
 
 def test_the_summary_says_how_many_runs_execute_and_why():
