@@ -200,7 +200,8 @@ def test_a_forced_rerun_keeps_every_result_until_replaced_and_executes_what_it_a
     output = unseen.stdout + unseen.stderr
     assert unseen.returncode == 1, output
     assert (
-        "SLURM: FAILED before the study's code started: SLURM could not write its log into jobs/smoke/" in output
+        "SLURM: FAILED before the study's code started: SLURM could not write its log into jobs/smoke/"
+        in output
     )
     assert f"so {socket.gethostname()} most likely cannot see the study at {study}" in output
     assert "log:" not in output, "no pointer to a log that was never written"
@@ -222,4 +223,12 @@ def test_a_forced_rerun_keeps_every_result_until_replaced_and_executes_what_it_a
     arrays = {place["slurm"]["array_job_id"] for place in where(study, tier)}
     assert arrays == {job}, "every run was executed again, by the forced re-run's array"
     assert not list((study / "runs" / tier).rglob("*.attempt")), "every attempt replaced its run's folder"
+    # On this machine's cores too, each run's record of its SLURM job is history, not a reason to skip.
+    here = machinery(study, "tier", tier, "executor=basic", "--rerun-all")
+    assert here.returncode == 0, here.stdout + here.stderr
+    assert (
+        "runs@smoke: 12 of 12 runs to execute" in here.stderr
+        and "runs@smoke: 12 runs executed" in here.stderr
+    )
+    assert run_metrics(study, tier) == local
     assert_same_recorded_result(study)
