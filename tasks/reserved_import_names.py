@@ -7,8 +7,8 @@ every Python version a study may use (its folder's packages too, such as `test`,
 study of either framework locks (all dependency groups), and the study's own top-level
 folders. Both frameworks', because code may use a package only where it is imported: the
 machinery reads PyTorch's versions and device from `sys.modules["torch"]` (provenance.py), so
-a scikit-learn study whose package is named `torch` would break there. copier.yml includes the file; tests/test_questions.py
-checks that it still covers them.
+a scikit-learn study whose package is named `torch` would break there. copier.yml includes
+the file; tests/test_questions.py checks that it still covers them.
 
 Usage: uvx nox -s reserved_names -- STUDY [STUDY ...]
 (STUDY: studies generated with every tracker, `--data 'trackers=[dvclive, mlflow, wandb]'`,

@@ -2,7 +2,7 @@
 
 CI, and a reader's clone with no access to the remote, get data/raw from where conf/study.yaml's
 `fetch_raw_data` says: a module of the research package, run as `python -m MODULE data/raw`
-(the demo's copies the digits out of scikit-learn), then tracked with `dvc add`. Without one
+(the demo's copies its data out of scikit-learn), then tracked with `dvc add`. Without one
 (null) the data comes from the remote with `dvc pull`.
 
 The data fetched must be the data the study recorded: when data/raw.dvc names other content,
@@ -25,8 +25,14 @@ def _recorded() -> str | None:
     """The MD5 that data/raw.dvc records for the folder, None when there is no such file."""
     if not POINTER.is_file():
         return None
-    outs = (yaml.safe_load(POINTER.read_text(encoding="utf-8")) or {}).get("outs", [])
-    return outs[0].get("md5") if outs else None
+    try:
+        outs = (yaml.safe_load(POINTER.read_text(encoding="utf-8")) or {}).get("outs", [])
+        return outs[0].get("md5") if outs else None
+    except (yaml.YAMLError, AttributeError, IndexError, TypeError):
+        raise StudyError(
+            f"{paths.shown(POINTER)} is not a .dvc file DVC wrote: restore it with "
+            f"`git checkout {paths.shown(POINTER)}`."
+        ) from None
 
 
 def _run(*command: str) -> None:

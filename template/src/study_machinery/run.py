@@ -74,12 +74,21 @@ def prepare_folder(
 
 def prepare_attempt(
     folder: Path, key: identity.Identity, keep: frozenset[str] = frozenset(), fresh: bool = False
-) -> Path:
+) -> Path | None:
     """The folder a tier's run executes in, beside its own (paths.attempt_dir), prepared as
     prepare_folder prepares one: an interrupted attempt with this identity is resumed. The run's
-    own folder, and whatever result it holds, stays as it is until `swap_in`."""
-    recover(folder)
+    own folder, and whatever result it holds, stays as it is until `swap_in`.
+
+    None when nothing is left to run: an attempt of this identity that finished but was stopped
+    before it replaced the run's folder takes its place now (unless `fresh`: --rerun-all asks
+    for runs made by this command).
+    """
+    completed = recover(folder)
     attempt = paths.attempt_dir(folder)
+    if not fresh and (completed or finished(attempt, key)):
+        if not completed:
+            swap_in(attempt, folder)
+        return None
     started = folder / STARTED
     if not attempt.exists() and not (folder / "metrics.json").exists() and started.is_file():
         # An attempt interrupted inside the run's folder itself (template 0.4): it goes on beside.
@@ -88,27 +97,49 @@ def prepare_attempt(
     return attempt
 
 
+def finished(folder: Path, key: identity.Identity) -> bool:
+    """Whether `folder` holds a whole run of this identity: its run.json, and the metrics it hashed."""
+    try:
+        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        metrics = (folder / "metrics.json").read_bytes()
+    except (OSError, ValueError):
+        return False
+    whole = record.get("metrics_sha256") == hashlib.sha256(metrics).hexdigest()
+    return whole and isinstance(record.get("identity"), dict) and not key.changed(record["identity"])
+
+
 def swap_in(attempt: Path, folder: Path) -> None:
     """A finished attempt becomes the run's folder; the folder it replaces is deleted after."""
     replaced = paths.replaced_dir(folder)
     if replaced.exists():
-        shutil.rmtree(replaced)  # what a swap interrupted after its two renames left
+        _discard(replaced)  # what a swap interrupted after its two renames left
     if folder.exists():
         folder.rename(replaced)
     attempt.rename(folder)
-    shutil.rmtree(replaced, ignore_errors=True)
+    _discard(replaced)
 
 
-def recover(folder: Path) -> None:
-    """Finish a swap that was interrupted between its renames: no result is lost either way."""
+def _discard(folder: Path) -> None:
+    """Delete a replaced folder; one that will not go (NFS's .nfs files) is renamed out of the way."""
+    shutil.rmtree(folder, ignore_errors=True)
+    if folder.exists():
+        folder.rename(folder.with_name(f"{folder.name}-{time.time_ns()}"))
+
+
+def recover(folder: Path) -> bool:
+    """Finish a swap that was interrupted between its renames: no result is lost either way.
+
+    True when it put a finished attempt in the run's folder.
+    """
     replaced, attempt = paths.replaced_dir(folder), paths.attempt_dir(folder)
     if folder.exists() or not replaced.exists():
-        return
+        return False
     if (attempt / "metrics.json").is_file():
         attempt.rename(folder)
-        shutil.rmtree(replaced)
-    else:
-        replaced.rename(folder)
+        _discard(replaced)
+        return True
+    replaced.rename(folder)
+    return False
 
 
 def _now() -> str:

@@ -87,7 +87,8 @@ def live_jobs(strict: bool = True) -> dict[str, str] | None:
         said = (result.stderr.strip() or result.stdout.strip() or "no message").splitlines()[-1]
         raise StudyError(
             f"squeue failed ({said}), so whether runs submitted to SLURM are still running is unknown: "
-            "run this where SLURM answers, or delete their submitted.json if their jobs are gone."
+            "run this where SLURM answers, or delete their submitted.json (in VARIANT/seed_S.attempt/) "
+            "if their jobs are gone."
         )
     jobs = {}
     for line in result.stdout.splitlines():
@@ -139,7 +140,7 @@ def _not_seen(submission: Submission, host: str | None) -> str:
         f"FAILED before the study's code started: SLURM could not write its log into "
         f"{Path(submission.log).parent.as_posix()}/ on {on}, "
         f"so {on} most likely cannot see the study at {paths.ROOT} (the compute nodes must share that "
-        "folder, at the same path)"
+        "folder, at the same path; on NFS, a log written may also take a minute to show here)"
     )
 
 
@@ -209,7 +210,7 @@ class Sorted:
 def sort(todo: list[Planned], history: bool = False) -> Sorted:
     """The runs to do by what SLURM has of them. With `history` (--rerun-all), a run whose folder
     holds a result is to do again, not one that its job finished since the plan was made."""
-    submissions = {run_.name: Submission.of(paths.attempt_dir(run_.folder)) for run_ in todo}
+    submissions = {run_.name: submission_of(run_) for run_ in todo}
     live = (live_jobs() if any(submissions.values()) else None) or {}
     result = Sorted([], [], [], [], [])
     for run_ in todo:
@@ -250,17 +251,25 @@ def with_forced(planned: list[Planned], states: list[tuple[str, list[str]]]) -> 
     ]
 
 
+def submission_of(run_: Planned) -> Submission | None:
+    """The record of the job that has the run: in its attempt, or, where template 0.4 submitted
+    it, in the run's own folder while that holds no finished run."""
+    found = Submission.of(paths.attempt_dir(run_.folder))
+    if found is None and not (run_.folder / "metrics.json").exists():
+        found = Submission.of(run_.folder)
+    return found
+
+
 def finished_by(run_: Planned, submission: Submission) -> bool:
-    """Whether that job finished the run: its attempt, with this record, is the run's folder now."""
-    recorded = Submission.of(run_.folder)
-    return recorded is not None and recorded.job == submission.job and state(run_)[0] == "done"
+    """Whether the run is done and no longer waits for that job: the job's attempt replaced the
+    run's folder (taking its record along), or the job found the run done and let it be."""
+    pending = submission_of(run_)
+    return state(run_)[0] == "done" and (pending is None or pending.job != submission.job)
 
 
 def whereabouts(runs: list[Planned]) -> dict[str, str]:
     """For `status`: what SLURM has of each submitted run that is not done (by run name)."""
-    submitted = [
-        (run_, sub) for run_ in runs if (sub := Submission.of(paths.attempt_dir(run_.folder))) is not None
-    ]
+    submitted = [(run_, sub) for run_ in runs if (sub := submission_of(run_)) is not None]
     live = live_jobs(strict=False) if submitted else {}
     said = {}
     for run_, sub in submitted:

@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import re
+import shutil
 import sys
 import time
 import traceback
@@ -53,7 +54,12 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
     It executes in its attempt folder, which replaces the run's folder once it has finished:
     until then, the result recorded there stays whole, whatever happens to the attempt.
     """
-    attempt = run.prepare_attempt(run_.folder, run_.identity, keep, fresh=run_.fresh)
+    try:
+        attempt = run.prepare_attempt(run_.folder, run_.identity, keep, fresh=run_.fresh)
+    except OSError as error:  # a folder that cannot be moved or emptied (a file held open elsewhere)
+        return Outcome(run_.name, f"its attempt folder could not be made ready: {first_line(error)}")
+    if attempt is None:
+        return Outcome(run_.name)  # it had finished, and was stopped before it replaced its folder
     log_file = attempt / "run.log"
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
@@ -68,7 +74,15 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
     finally:
         root.removeHandler(handler)
         handler.close()
-    run.swap_in(attempt, run_.folder)
+    try:
+        run.swap_in(attempt, run_.folder)
+    except OSError as error:
+        return Outcome(
+            run_.name,
+            f"it finished, but its attempt could not replace the run's folder ({first_line(error)}); "
+            "the next tier command puts it in place without running it again",
+            paths.shown(log_file),
+        )
     return Outcome(run_.name)
 
 
@@ -265,6 +279,8 @@ def _execute_tier(
 
 # Every run whose job ended unfinished (cancelled, timed out, preempted, failed) gets this hint.
 NOT_RESUBMITTED = "not resubmitted (add --resubmit)"
+# A forced re-run that ended so blocks the tier until then; the result it would replace is whole.
+KEEP_RECORDED = "; to keep its recorded result instead, delete its attempt folder (VARIANT/seed_S.attempt)"
 
 
 def _on_slurm(
@@ -280,7 +296,7 @@ def _on_slurm(
         failed += [
             Outcome(
                 run_.name,
-                f"SLURM: {slurm.why_ended(sub)}; {NOT_RESUBMITTED}",
+                f"SLURM: {slurm.why_ended(sub)}; {NOT_RESUBMITTED}" + (KEEP_RECORDED if sub.forced else ""),
                 sub.log if (paths.ROOT / sub.log).is_file() else "",  # a job SLURM never launched has none
             )
             for run_, sub in in_slurm.ended
@@ -297,6 +313,7 @@ def _on_slurm(
             )
         return None
     logs = {run_.name: sub.log for run_, sub in waiting}
+    forced_now = {run_.name for run_, sub in waiting if sub is not None and sub.forced}
     progress = Progress(f"runs@{tier}", len(waiting))
     done = 0
     try:
@@ -308,7 +325,8 @@ def _on_slurm(
                 failed.append(Outcome(run_.name, f"SLURM: {why}"))  # it never started: no log
             elif run_ is not None and why is not None:
                 log = logs[run_.name] if (paths.ROOT / logs[run_.name]).is_file() else ""  # never written
-                failed.append(Outcome(run_.name, f"SLURM: {why}; {NOT_RESUBMITTED}", log))
+                hint = NOT_RESUBMITTED + (KEEP_RECORDED if run_.name in forced_now else "")
+                failed.append(Outcome(run_.name, f"SLURM: {why}; {hint}", log))
             done += run_ is not None and why is None
     except KeyboardInterrupt:
         raise StudyError(
@@ -331,8 +349,11 @@ def run_job(tier: str, variant: str, seed: int, identity: str) -> None:
             f"{run_.name}: its config, code, data or environment changed since it was submitted, so it "
             "was not run. Run the tier again to submit it as it is now."
         )
-    submission = slurm.Submission.of(paths.attempt_dir(run_.folder))
+    attempt = paths.attempt_dir(run_.folder)
+    submission = slurm.Submission.of(attempt)
     if state(run_)[0] == "done" and not (submission is not None and submission.forced):
+        # Its attempt, this job's record in it, goes: the tier that waits sees the run done.
+        shutil.rmtree(attempt, ignore_errors=True)
         print(f"{run_.name} is done already (its job ran twice?): kept as it is.", file=sys.stderr)
         return
     # What the submission recorded stays: the tier command that collects the run reads it.
@@ -356,18 +377,20 @@ def research_warnings(runs: list[Planned]) -> dict[str, list[str]]:
     package = contract.PACKAGE
     warned = {}
     for run_ in runs:
-        for folder in (paths.attempt_dir(run_.folder), run_.folder):
-            log = folder / "run.log"
-            if log.is_file():
-                text = log.read_text(encoding="utf-8", errors="replace")
-                found = [
-                    match["message"]
-                    for match in LOGGED.finditer(text)
-                    if match["logger"] == package or match["logger"].startswith(f"{package}.")
-                ]
-                if found:
-                    warned[run_.name] = found
-                break
+        # An attempt that is still there is the run's latest (the recorded folder is older).
+        attempt = paths.attempt_dir(run_.folder)
+        log = (attempt if attempt.is_dir() else run_.folder) / "run.log"
+        if not log.is_file():
+            continue
+        text = log.read_text(encoding="utf-8", errors="replace")
+        found = [
+            match["message"]
+            for match in LOGGED.finditer(text)
+            if match["logger"] == package or match["logger"].startswith(f"{package}.")
+        ]
+        if found:
+            # A resumed attempt's log holds its earlier tries' too: each warning said once.
+            warned[run_.name] = list(dict.fromkeys(found))
     return warned
 
 

@@ -184,9 +184,10 @@ def resume(
     unfit = _unfit(state, fingerprint)
     if unfit is not None:
         return _set_aside(path, unfit)
+    # On the CPU: a copy of a GPU model and its optimiser's state must not double their memory there.
     before = (
-        copy.deepcopy(model.state_dict()),
-        copy.deepcopy(optimizer.state_dict()),
+        _on_cpu(model.state_dict()),
+        _on_cpu(optimizer.state_dict()),
         torch.get_rng_state(),
         _device_rng(device),
         order.get_state(),
@@ -240,6 +241,17 @@ def _set_rngs(
     elif device.type == "mps" and on_device is not None:
         torch.mps.set_rng_state(on_device.cpu())
     order.set_state(data_order.cpu())
+
+
+def _on_cpu(state: object) -> object:
+    """A copy of a state dict with every tensor on the CPU (load_state_dict moves them back)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {key: _on_cpu(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_on_cpu(value) for value in state)
+    return copy.deepcopy(state)
 
 
 def _first_line(error: Exception) -> str:

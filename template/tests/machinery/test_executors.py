@@ -154,6 +154,28 @@ def test_squeue_says_why_a_job_is_pending_and_a_hopeless_reason_ends_the_wait(fo
     assert next(seen) == (None, "1 PENDING (Resources), 1 RUNNING"), "the progress line's states"
 
 
+def test_a_job_that_finds_its_run_done_lets_it_be_and_the_tier_sees_it_finished(four_runs, monkeypatch):
+    done = four_runs[0]
+    assert tier.execute(done).error is None
+    submission = submitted(done, "8_1")  # a second job for it (say, submitted twice by hand)
+    monkeypatch.setattr(tier, "plan", lambda name: [done])
+    before = (done.folder / "metrics.json").read_bytes()
+    run_job("smoke", done.variant, done.seed, done.identity.key)
+    assert (done.folder / "metrics.json").read_bytes() == before
+    assert not paths.attempt_dir(done.folder).exists()
+    assert slurm.finished_by(done, submission)
+
+
+def test_a_run_template_0_4_submitted_is_waited_for_not_submitted_again(four_runs, monkeypatch):
+    """0.4 recorded the submission in the run's folder itself."""
+    old = four_runs[0]
+    record = slurm.Submission("6_0", old.identity.key, "jobs/smoke/6_0.out", "now")
+    old.folder.mkdir(parents=True)
+    (old.folder / slurm.SUBMITTED).write_text(json.dumps(asdict(record)))
+    monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {"6_0": "RUNNING"})
+    assert [run_.name for run_, _ in slurm.sort([old]).waiting] == [old.name]
+
+
 def test_a_tier_on_this_machine_never_runs_what_a_slurm_job_holds(four_runs, monkeypatch):
     submitted(four_runs[0], "9_0")
     monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {"9_0": "RUNNING"})

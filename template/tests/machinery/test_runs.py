@@ -222,6 +222,42 @@ def test_a_swap_cut_between_its_renames_loses_nothing(planned_run, finished):
         assert recorded(planned_run.folder) == before and attempt.is_dir()
 
 
+@pytest.mark.parametrize("cut", ["before the swap", "between the renames"])
+def test_a_run_that_finished_but_was_not_swapped_in_is_not_run_again(planned_run, monkeypatch, cut):
+    """Killed after its metrics.json, before (or while) its attempt replaced the run's folder."""
+    assert execute(planned_run).error is None
+    before = recorded(planned_run.folder)
+    attempt = paths.attempt_dir(planned_run.folder)
+    if cut == "before the swap":
+        planned_run.folder.rename(attempt)
+    else:
+        shutil.copytree(planned_run.folder, attempt)
+        planned_run.folder.rename(paths.replaced_dir(planned_run.folder))
+
+    def must_not_run(config, folder, on_epoch):
+        raise AssertionError("ran again")
+
+    monkeypatch.setattr(contract, "run", must_not_run)
+    assert execute(planned_run).error is None
+    assert recorded(planned_run.folder) == before
+    assert not attempt.exists() and not paths.replaced_dir(planned_run.folder).exists()
+
+
+def test_the_warnings_of_a_run_are_its_latest_attempts(planned_run, monkeypatch):
+    """A job that never started leaves an attempt without a log: the recorded run's warnings are not its."""
+    real = contract.run
+
+    def warns(config, folder, on_epoch):
+        logging.getLogger(f"{contract.PACKAGE}.train").warning("said by the recorded run")
+        return real(config, folder, on_epoch)
+
+    monkeypatch.setattr(contract, "run", warns)
+    assert execute(planned_run).error is None
+    assert tier.research_warnings([planned_run]) == {planned_run.name: ["said by the recorded run"]}
+    paths.attempt_dir(planned_run.folder).mkdir()
+    assert tier.research_warnings([planned_run]) == {}
+
+
 def test_a_run_interrupted_in_its_own_folder_by_template_0_4_goes_on_beside_it(planned_run):
     prepare_folder(planned_run.folder, planned_run.identity)
     (planned_run.folder / "checkpoint.pt").write_text("what the run saved before it was killed")
