@@ -100,7 +100,12 @@ def _check_ablations(composed: dict) -> None:
 
 def state(run: Planned) -> tuple[str, list[str]]:
     """done, stale (with what changed: config, code, data, environment, metrics) or missing."""
-    metrics, record = run.folder / "metrics.json", run.folder / "run.json"
+    return folder_state(run.folder, run.identity)
+
+
+def folder_state(folder: Path, key: Identity) -> tuple[str, list[str]]:
+    """The state of what a run folder (or an attempt) holds, for a run of identity `key`."""
+    metrics, record = folder / "metrics.json", folder / "run.json"
     if not metrics.is_file() or not record.is_file():
         return "missing", []
     try:
@@ -111,7 +116,7 @@ def state(run: Planned) -> tuple[str, list[str]]:
         return "stale", ["recorded before run identities"]
     if recorded.get("metrics_sha256") != hashlib.sha256(metrics.read_bytes()).hexdigest():
         return "stale", ["metrics.json edited"]
-    changed = run.identity.changed(recorded["identity"])
+    changed = key.changed(recorded["identity"])
     return ("stale", changed) if changed else ("done", [])
 
 

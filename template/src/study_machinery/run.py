@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from . import contract, epochs, identity, paths, provenance, tracking
+from .plan import folder_state
 from .study import SEED_RULE, valid_seed
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def prepare_attempt(
     """
     completed = recover(folder)
     attempt = paths.attempt_dir(folder)
-    if not fresh and (completed or finished(attempt, key)):
+    if not fresh and (completed or folder_state(attempt, key)[0] == "done"):
         if not completed:
             swap_in(attempt, folder)
         return None
@@ -95,17 +96,6 @@ def prepare_attempt(
         folder.rename(attempt)
     prepare_folder(attempt, key, keep, fresh)
     return attempt
-
-
-def finished(folder: Path, key: identity.Identity) -> bool:
-    """Whether `folder` holds a whole run of this identity: its run.json, and the metrics it hashed."""
-    try:
-        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        metrics = (folder / "metrics.json").read_bytes()
-    except (OSError, ValueError):
-        return False
-    whole = record.get("metrics_sha256") == hashlib.sha256(metrics).hexdigest()
-    return whole and isinstance(record.get("identity"), dict) and not key.changed(record["identity"])
 
 
 def swap_in(attempt: Path, folder: Path) -> None:

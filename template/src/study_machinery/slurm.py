@@ -27,6 +27,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -127,10 +128,7 @@ def hopeless(status: str) -> bool:
 
 def _counts(statuses: list[str]) -> str:
     """'3 RUNNING, 9 PENDING (Resources)': the jobs a tier waits for, for its progress line."""
-    counted: dict[str, int] = {}
-    for status in statuses:
-        counted[status] = counted.get(status, 0) + 1
-    return ", ".join(f"{count} {status}" for status, count in sorted(counted.items()))
+    return ", ".join(f"{count} {status}" for status, count in sorted(Counter(statuses).items()))
 
 
 def _not_seen(submission: Submission, host: str | None) -> str:

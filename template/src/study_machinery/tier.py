@@ -37,6 +37,11 @@ from .study import load_study
 LOG_EVERY = 30.0
 # A run whose config says `device: auto` or `cuda` takes a GPU when there is one (PyTorch studies).
 GPU_DEVICES = ("auto", "cuda")
+# A record of run.log, as `execute` writes it, and what research_warnings reads back of one.
+LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+LOGGED = re.compile(
+    r"^\[[^\]]*\]\[(?P<logger>[\w.]+)\]\[(?:WARNING|ERROR|CRITICAL)\] - (?P<message>.*)$", re.M
+)
 # Ended: finished, or failed (each failure is named at the end).
 PROGRESS = "{desc}: {n_fmt}/{total_fmt} runs ended, {elapsed} elapsed, about {remaining} left"
 
@@ -62,7 +67,7 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
         return Outcome(run_.name)  # it had finished, and was stopped before it replaced its folder
     log_file = attempt / "run.log"
     handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -283,6 +288,11 @@ NOT_RESUBMITTED = "not resubmitted (add --resubmit)"
 KEEP_RECORDED = "; to keep its recorded result instead, delete its attempt folder (VARIANT/seed_S.attempt)"
 
 
+def _written(log: str) -> str:
+    """A job's log to point to, or none where SLURM never wrote it (a job it could not launch)."""
+    return log if (paths.ROOT / log).is_file() else ""
+
+
 def _on_slurm(
     tier: str, in_slurm: slurm.Sorted, settings: executors.Slurm, detach: bool, resubmit: bool, failed: list
 ) -> int | None:
@@ -297,7 +307,7 @@ def _on_slurm(
             Outcome(
                 run_.name,
                 f"SLURM: {slurm.why_ended(sub)}; {NOT_RESUBMITTED}" + (KEEP_RECORDED if sub.forced else ""),
-                sub.log if (paths.ROOT / sub.log).is_file() else "",  # a job SLURM never launched has none
+                _written(sub.log),
             )
             for run_, sub in in_slurm.ended
         ]
@@ -324,9 +334,8 @@ def _on_slurm(
             if run_ is not None and why is not None and why.startswith("PENDING"):
                 failed.append(Outcome(run_.name, f"SLURM: {why}"))  # it never started: no log
             elif run_ is not None and why is not None:
-                log = logs[run_.name] if (paths.ROOT / logs[run_.name]).is_file() else ""  # never written
                 hint = NOT_RESUBMITTED + (KEEP_RECORDED if run_.name in forced_now else "")
-                failed.append(Outcome(run_.name, f"SLURM: {why}; {hint}", log))
+                failed.append(Outcome(run_.name, f"SLURM: {why}; {hint}", _written(logs[run_.name])))
             done += run_ is not None and why is None
     except KeyboardInterrupt:
         raise StudyError(
@@ -360,12 +369,6 @@ def run_job(tier: str, variant: str, seed: int, identity: str) -> None:
     outcome = execute(run_, keep=frozenset({slurm.SUBMITTED}))
     if outcome.error is not None:
         raise StudyError(f"{outcome.error} (log: {outcome.log})")
-
-
-# A record of run.log (the format `execute` gives it): [time][logger][LEVEL] - message.
-LOGGED = re.compile(
-    r"^\[[^\]]*\]\[(?P<logger>[\w.]+)\]\[(?:WARNING|ERROR|CRITICAL)\] - (?P<message>.*)$", re.M
-)
 
 
 def research_warnings(runs: list[Planned]) -> dict[str, list[str]]:
