@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -37,10 +38,12 @@ def step(
     env: dict[str, str] | None = None,
     quiet: bool = False,
     timeout: float | None = None,
+    unexplained: str = "",
 ) -> bool:
     """Run one step, showing DVC's stages as they start; on failure, the end of its output.
 
-    A quiet step that fails shows only the error line of DVC, if any: the caller has another way.
+    A quiet step that fails shows only its last error line (the machinery's `error:` or DVC's
+    `ERROR:`), or `unexplained` when it printed none: the caller has another way.
     A step given a timeout is stopped after that many seconds, and fails.
     """
     started = time.perf_counter()
@@ -77,10 +80,15 @@ def step(
             print(" failed")
             print("\n".join(output[-20:]), file=sys.stderr)
         else:
-            errors = [line for line in output if line.startswith("ERROR")]
+            errors = [line for line in output if line.startswith(("error:", "ERROR"))]
             print(f" not possible{f' within {timeout:g} s' if late.is_set() else ''}")
-            if errors:
-                print(f"    {errors[-1][:300]}")
+            said = errors[-1] if errors else unexplained
+            if said:
+                print(
+                    textwrap.fill(
+                        said, 100, initial_indent="    ", subsequent_indent="    ", break_on_hyphens=False
+                    )
+                )
         return False
     print(f"{chr(10) + '   ' if stages else ''} done ({time.perf_counter() - started:.1f} s)", flush=True)
     return True
@@ -135,12 +143,9 @@ def record(package: str) -> bool:
         warming.wait()
     # So that a clone elsewhere can fetch the data: what `nox -s reproduce` does in a fresh clone.
     # The demo's data and runs are under 1 MB: a remote that takes minutes is not answering.
-    push = [*run, "dvc", "push"]
-    if not step("push the data and the runs to the DVC remote", push, env, quiet=True, timeout=PUSH_SECONDS):
-        print(
-            "  The DVC remote did not take the push: check its address and credentials (README.md,\n"
-            "  'Reproduce the main result'), then push with `uv run dvc push`."
-        )
+    push = [*run, "python", "-m", "study_machinery", "push"]
+    silent = "The DVC remote did not answer: check its address, then push with `uvx nox -s push`."
+    step("push the data and the runs to the DVC remote", push, env, True, PUSH_SECONDS, silent)
     return True
 
 

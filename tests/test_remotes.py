@@ -11,12 +11,14 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import boto3
 import pytest
 from conftest import copy_study, git, run
+from cuttable_proxy import CuttableProxy
 from moto.server import ThreadedMotoServer
 from plumbum import local
 from slurm_cluster import free_port
@@ -53,16 +55,15 @@ def publish_and_delete(study: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def s3_endpoint():
-    """A real S3 API (moto's server) on loopback, with an empty bucket."""
+def s3_server():
+    """A real S3 API (moto's server) on loopback, with an empty bucket: its host and port."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_boto(AUTHOR)).create_bucket(
-        Bucket=BUCKET
-    )
-    yield endpoint
+    boto3.client(
+        "s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1", **_boto(AUTHOR)
+    ).create_bucket(Bucket=BUCKET)
+    yield host, port
     server.stop()
 
 
@@ -73,8 +74,13 @@ def _boto(keys: dict[str, str]) -> dict[str, str]:
     }
 
 
-def test_an_s3_study_pushes_at_copy_and_a_strangers_clone_reproduces_from_s3(template, s3_endpoint, tmp_path):
+def test_an_s3_push_cut_off_says_so_in_one_line_the_next_completes_and_a_strangers_clone_reproduces(
+    template, s3_server, tmp_path, capfd
+):
     author = tmp_path / "author" / "study"
+    # The study reaches the server through a link that drops once 300 kB have gone up (of the
+    # copy's 1 MB or so): mid-push, as a flaky network would.
+    link = CuttableProxy(s3_server, cut_after=300_000)
     # The author's credentials are in their environment (copy tasks see the environment plumbum
     # holds), never in the study.
     with local.env(**AUTHOR, AWS_DEFAULT_REGION="us-east-1"):
@@ -83,11 +89,34 @@ def test_an_s3_study_pushes_at_copy_and_a_strangers_clone_reproduces_from_s3(tem
             author,
             dvc_remote_kind="s3",
             dvc_remote=f"s3://{BUCKET}/digits-study",
-            dvc_remote_endpoint=s3_endpoint,
+            dvc_remote_endpoint=link.url,
         )
-    stored = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **_boto(AUTHOR))
-    keys = [item["Key"] for item in stored.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
-    assert len(keys) > 100 and all(key.startswith("digits-study/files/md5/") for key in keys)
+    assert link.cut.is_set()
+    said = capfd.readouterr().out
+    # The push step's lines: up to the next step's, which starts two spaces in.
+    push = re.split(r"\n  (?=\S)", said.split("push the data and the runs to the DVC remote ...", 1)[1])[0]
+    # One message, not DVC's line per object: what happened, why, and what to do.
+    assert push.startswith(" not possible\n"), push
+    assert "failed to transfer" not in push and "ERROR" not in push
+    message = " ".join(push.split())
+    assert f"the DVC remote storage (s3://{BUCKET}/digits-study)" in message
+    assert "What was sent stays there: once the remote answers, run `uvx nox -s push` again" in message
+    assert (author / "results/small/metrics.json").is_file(), "the study is recorded all the same"
+    host, port = s3_server
+    stored = boto3.client(
+        "s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1", **_boto(AUTHOR)
+    )
+    before = {item["Key"] for item in stored.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+
+    # The link is back: the next push sends the rest, and says so in one line.
+    link.restore()
+    pushed = run([sys.executable, "-m", "nox", "--no-color", "-s", "push"], author, **AUTHOR)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert re.search(r"pushed to the DVC remote storage \(s3://[^)]*\): \d+ files pushed", pushed.stdout)
+    keys = {item["Key"] for item in stored.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+    cached = sum(1 for path in (author / ".dvc/cache/files/md5").rglob("*") if path.is_file())
+    assert before < keys and len(keys) == cached > 100
+    assert all(key.startswith("digits-study/files/md5/") for key in keys)
     published = publish_and_delete(author, tmp_path)
 
     clone = tmp_path / "stranger" / "study"
@@ -157,7 +186,8 @@ def test_an_ssh_study_pushes_once_keyed_and_a_strangers_clone_reproduces_over_ss
     # At copy time the author has given no key (the tests keep ~/.ssh out): the push is refused
     # and the copy says so, the study recorded all the same.
     assert not remote.exists()
-    assert "The DVC remote did not take the push: check its address and credentials" in capfd.readouterr().out
+    said = " ".join(capfd.readouterr().out.split())
+    assert "did not take the push: Permission denied" in said and "Check its address and credentials" in said
     assert (author / "results/small/metrics.json").is_file()
     keyed = run(
         [
@@ -175,8 +205,9 @@ def test_an_ssh_study_pushes_once_keyed_and_a_strangers_clone_reproduces_over_ss
         author,
     )
     assert keyed.returncode == 0, keyed.stderr
-    pushed = run(["uv", "run", "--frozen", "dvc", "push"], author)
+    pushed = nox(author, "-s", "push")
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert "pushed to the DVC remote storage (ssh://" in pushed.stdout
     assert any((remote / "digits-study/files/md5").iterdir())
     published = publish_and_delete(author, tmp_path)
 

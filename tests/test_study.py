@@ -706,7 +706,11 @@ def test_only_the_runs_an_edit_changes_execute(default_study, tmp_path):
     # code's syntax tree). ruff's formatter at another line length rewraps most of the file.
     models = study / "src/digits_study/models.py"
     models.write_text(models.read_text() + "\n# A comment changes nothing a run computes.\n")
-    formatted = uv_run(study, "ruff", "format", "--line-length", "60", str(models))
+    # The study's own ruff (its lint group), not whichever one is on PATH.
+    lint = ["--no-default-groups", "--group", "pipeline", "--group", "lint"]
+    formatted = run(
+        ["uv", "run", "--frozen", *lint, "ruff", "format", "--line-length", "60", str(models)], study
+    )
     assert formatted.returncode == 0 and "1 file reformatted" in formatted.stdout, formatted.stdout
     status = uv_run(study, "python", "-m", "study_machinery", "status", "--summary")
     assert "all tiers: 0 of 48 runs to execute" in status.stdout, status.stdout

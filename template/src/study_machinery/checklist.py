@@ -23,7 +23,7 @@ from .study import METHOD, load_study, variants
 DONE, TODO, CHECK = "done", "to do", "check yourself"
 PRETRAINED = (
     "no file can say whether your trained models are published: the demo's train in seconds; "
-    "if yours are costly, `uv run dvc push` puts runs/ in the DVC remote: say in the README how to get them"
+    "if yours are costly, `uvx nox -s push` puts runs/ in the DVC remote: say in the README how to get them"
 )
 
 
@@ -87,7 +87,7 @@ def data_state() -> tuple[str, str]:
     if "://" not in url:
         return CHECK, (
             f"the DVC remote is a folder on this machine ({url}): others cannot fetch the data. To share "
-            "it, move the remote to storage they can reach (README.md says how), then `uv run dvc push`"
+            "it, move the remote to storage they can reach (README.md says how), then `uvx nox -s push`"
         )
     return DONE, f"`uv run dvc pull` from {url}, for readers with read access; push after each record"
 

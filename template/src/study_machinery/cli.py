@@ -165,6 +165,13 @@ def fetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def push(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .push import push
+
+    print(push(args.targets, args.remote, args.jobs))
+    return 0
+
+
 def checklist(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .checklist import main
 
@@ -231,6 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     command("verify", verify, "Re-hash the DVC cache and name every corrupted object.")
     command("inputs", inputs, "Check that the data the data/*.dvc files track is there (before dvc repro).")
     command("fetch", fetch, "Put data/raw in place without the DVC remote (CI): as fetch_raw_data says.")
+    sub = command(
+        "push",
+        push,
+        "Send the data and the runs to the DVC remote (dvc push), saying in one line how it went.",
+    )
+    sub.add_argument(
+        "targets", nargs="*", metavar="TARGET", help="what to push (.dvc files, stages): default all"
+    )
+    sub.add_argument("-r", "--remote", help="default: the study's default remote (.dvc/config)")
+    sub.add_argument("-j", "--jobs", type=int, help="parallel transfers (default: DVC's)")
     command("checklist", checklist, "The code-completeness and reproducibility items, checked.")
     return parser
 
