@@ -6,7 +6,7 @@ every Python version a study may use (its folder's packages too, such as `test`,
 `sys.stdlib_module_names` leaves out), the top-level modules of every package a generated
 study of either framework locks (all dependency groups), and the study's own top-level
 folders. Both frameworks', because code may use a package only where it is imported: the
-machinery reads PyTorch's versions and device from `sys.modules["torch"]` (provenance.py), so
+machinery reads PyTorch's versions and device from `sys.modules["torch"]` (core/provenance.py), so
 a scikit-learn study whose package is named `torch` would break there. copier.yml includes
 the file; tests/test_questions.py checks that it still covers them.
 

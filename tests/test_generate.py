@@ -45,6 +45,7 @@ STATIC = {
     *(
         f"tests/machinery/test_{name}.py"
         for name in (
+            "architecture",
             "cli",
             "curves",
             "executors",
@@ -86,45 +87,19 @@ FRAMEWORK_FILES = {
 # The researcher's code, in src/<import name>/ (a PyTorch study's has train.py too).
 RESEARCH = ["__init__", "config", "data", "experiment", "fetch_demo_data", "models", "prepare"]
 RESEARCH_MODULES = {"sklearn": RESEARCH, "pytorch": [*RESEARCH, "train"]}
-# The template's machinery, in src/study_machinery/.
-MACHINERY = [
-    "__init__",
-    "__main__",
-    "ablations",
-    "aggregate",
-    "checklist",
-    "cli",
-    "compare",
-    "contract",
-    "curves",
-    "epochs",
-    "errors",
-    "estimates",
-    "executors",
-    "fetch",
-    "figure",
-    "identity",
-    "latex",
-    "on_ray",
-    "paths",
-    "plan",
-    "provenance",
-    "push",
-    "readme",
-    "report",
-    "reproduce",
-    "results",
-    "run",
-    "slurm",
-    "study",
-    "tables",
-    "tier",
-    "tracker_dvclive",
-    "tracker_mlflow",
-    "tracker_wandb",
-    "tracking",
-    "verify",
-]
+# The template's machinery, in src/study_machinery/: by subpackage (docs/layout.md), and on top.
+MACHINERY = {
+    "": ["__init__", "__main__", "cli", "contract"],
+    "core": ["__init__", "epochs", "errors", "paths", "provenance", "settings", "study"],
+    "tracking": ["__init__", "dvclive_run", "mlflow_run", "settings", "wandb_run"],
+    "runs": ["__init__", "ablations", "attempt", "identity", "plan", "run"],
+    "executors": ["__init__", "local", "ray_tasks", "slurm", "slurm_jobs", "slurm_submit"],
+    "tiers": ["__init__", "progress", "tier"],
+    "storage": ["__init__", "fetch", "push", "verify"],
+    "results": ["__init__", "aggregate", "curves", "estimates", "recorded"],
+    "report": ["__init__", "curves", "figure", "latex", "readme", "tables", "write"],
+    "checks": ["__init__", "checklist", "compare", "reproduce"],
+}
 # What the first run adds to the first commit.
 RECORDED = {
     "uv.lock",
@@ -149,7 +124,11 @@ def expected_files(
     import_name: str, recorded: bool, ci: str = "github", paper: bool = False, framework: str = "sklearn"
 ) -> set[str]:
     package = {f"src/{import_name}/{module}.py" for module in RESEARCH_MODULES[framework]}
-    package |= {f"src/study_machinery/{module}.py" for module in MACHINERY}
+    package |= {
+        f"src/study_machinery/{sub}/{module}.py".replace("//", "/")
+        for sub, modules in MACHINERY.items()
+        for module in modules
+    }
     ci_files = {path for provider, path in CI_FILES.items() if provider in ci}
     optional = (RECORDED if recorded else set()) | (PAPER if paper else set())
     return STATIC | FRAMEWORK_FILES[framework] | package | ci_files | optional
@@ -293,7 +272,7 @@ def test_answers_are_escaped_for_latex_and_citation(generate):
     main = (folder / "paper/main.tex").read_text()
     assert r"\title{R\&D: 100\% \{fast\} \#1 a\textbackslash{}b" in main
     # Copier's escaping of the title and the study's own (its tables) are one table, checked here.
-    spec = importlib.util.spec_from_file_location("latex", folder / "src/study_machinery/latex.py")
+    spec = importlib.util.spec_from_file_location("latex", folder / "src/study_machinery/report/latex.py")
     latex = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(latex)
     assert set(latex.SPECIAL) <= set(name), "the name holds every special character"

@@ -315,7 +315,16 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     assert not (study / "conf/variant/ablation/no_weight_decay.yaml").exists(), "a deletion stays"
     # The template's improvements arrived, in the new layout: the machinery apart from the research.
     assert '"scipy>=' in (study / "pyproject.toml").read_text()
-    assert (study / "src/study_machinery/estimates.py").is_file() and (study / "CITATION.cff").is_file()
+    assert (study / "src/study_machinery/results/estimates.py").is_file()
+    assert (study / "CITATION.cff").is_file()
+    # The machinery's modules moved into subpackages: none is left where an earlier release had it.
+    assert not (study / "src/study_machinery/estimates.py").exists()
+    assert sorted(path.name for path in (study / "src/study_machinery").glob("*.py")) == [
+        "__init__.py",
+        "__main__.py",
+        "cli.py",
+        "contract.py",
+    ]
     research = sorted(path.name for path in (study / f"src/{package}").glob("*.py"))
     assert research == sorted([*(f"{module}.py" for module in RESEARCH), "layers.py"]), "only research there"
     assert yaml.safe_load((study / ".copier-answers.yml").read_text())["_commit"] == "v0.0.2"

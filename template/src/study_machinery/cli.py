@@ -11,15 +11,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import paths
-from .errors import StudyError
+from study_machinery.core import paths
+from study_machinery.core.errors import StudyError
 
 PROG = "python -m study_machinery"
 
 
 def _tier(args: argparse.Namespace, parser: argparse.ArgumentParser, default_main: bool = False) -> str:
     """The tier named on the command line, checked against conf/study.yaml."""
-    from .study import load_study
+    from study_machinery.core.study import load_study
 
     study = load_study()
     return _known_tier(args.tier or (study.main_tier if default_main else None), study.tiers, parser)
@@ -47,8 +47,9 @@ def _warn_without_hash_seed() -> None:
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from . import contract, run
-    from .study import check_config_files
+    from study_machinery import contract
+    from study_machinery.core.study import check_config_files
+    from study_machinery.runs import run
 
     _warn_without_hash_seed()
     check_config_files()
@@ -58,9 +59,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from . import contract
-    from .study import check_config_files
-    from .tier import run_tier
+    from study_machinery import contract
+    from study_machinery.core.study import check_config_files
+    from study_machinery.tiers.tier import run_tier
 
     name = _tier(args, parser)
     executor, overrides = None, []
@@ -79,8 +80,8 @@ def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from . import contract
-    from .tier import run_job
+    from study_machinery import contract
+    from study_machinery.tiers.tier import run_job
 
     contract.register_configs()
     run_job(_tier(args, parser), args.variant, args.seed, args.identity)
@@ -88,10 +89,10 @@ def job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from . import contract
-    from .plan import plan, state, summary, unused
-    from .slurm import whereabouts, with_forced
-    from .study import check_config_files, load_study
+    from study_machinery import contract
+    from study_machinery.core.study import check_config_files, load_study
+    from study_machinery.executors.slurm import whereabouts, with_forced
+    from study_machinery.runs.plan import plan, state, summary, unused
 
     tiers = load_study().tiers
     names = [_known_tier(name, tiers, parser) for name in args.tiers] or list(tiers)
@@ -119,61 +120,61 @@ def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def aggregate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .aggregate import aggregate_tier
+    from study_machinery.results.aggregate import aggregate_tier
 
     aggregate_tier(_tier(args, parser))
     return 0
 
 
 def report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .report import write_report
+    from study_machinery.report.write import write_report
 
     write_report(_tier(args, parser, default_main=True))
     return 0
 
 
 def readme(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .readme import update_readme
+    from study_machinery.report.readme import update_readme
 
     return 0 if update_readme(args.readme, args.results, check=args.check) else 1
 
 
 def reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .reproduce import main
+    from study_machinery.checks.reproduce import main
 
     return main(args.tier, keep=args.keep, report=args.report)
 
 
 def verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .verify import main
+    from study_machinery.storage.verify import main
 
     return main()
 
 
 def inputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .verify import check_inputs
+    from study_machinery.storage.verify import check_inputs
 
     check_inputs()
     return 0
 
 
 def fetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .fetch import fetch_raw
-    from .study import load_study
+    from study_machinery.core.study import load_study
+    from study_machinery.storage.fetch import fetch_raw
 
     print(fetch_raw(load_study().fetch_raw_data, paths.shown(paths.STUDY_FILE)))
     return 0
 
 
 def push(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .push import push
+    from study_machinery.storage.push import push
 
     print(push(args.targets, args.remote, args.jobs))
     return 0
 
 
 def checklist(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .checklist import main
+    from study_machinery.checks.checklist import main
 
     return main()
 

@@ -3,15 +3,17 @@
 import pytest
 from omegaconf import OmegaConf
 
-from study_machinery import identity, paths, tracking
-from study_machinery.plan import Planned
+from study_machinery.core import paths
+from study_machinery.runs import identity
+from study_machinery.runs.plan import Planned
+from study_machinery.tracking import settings as tracking_settings
 
 
 @pytest.fixture(autouse=True, scope="session")
 def no_trackers():
     """The tests' runs are not the study's: none of them, nor their subprocesses, reach its trackers."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(tracking.SWITCH, "off")
+        patch.setenv(tracking_settings.SWITCH, "off")
         yield
 
 

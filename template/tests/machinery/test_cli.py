@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from study_machinery import paths
 from study_machinery.cli import build_parser
-from study_machinery.study import load_study, variants
+from study_machinery.core import paths
+from study_machinery.core.study import load_study, variants
 
 COMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 

@@ -6,9 +6,12 @@ import json
 import numpy
 import pytest
 
-from study_machinery import curves, epochs, paths, readme
-from study_machinery.results import load
-from study_machinery.study import load_study
+from study_machinery.core import epochs, paths
+from study_machinery.core.study import load_study
+from study_machinery.report import curves as curves_figure
+from study_machinery.report import readme
+from study_machinery.results import curves
+from study_machinery.results.recorded import load
 
 
 def test_a_resumed_run_records_each_epoch_once_and_forwards_each(tmp_path):
@@ -49,7 +52,7 @@ def test_a_diverged_score_is_kept_as_null_and_left_out_of_the_curves(tmp_path):
     rows = {row["score"]: row for row in curves.summarise(tmp_path, ["proposed"], [0, 1, 2])}
     assert rows["train_loss"]["n"] == 2 and rows["train_loss"]["mean"] == pytest.approx(0.6)
     assert rows["train_accuracy"]["n"] == 3
-    assert "fewer seeds have a score" in curves.caption("the split", [], fewer=True)
+    assert "fewer seeds have a score" in curves_figure.caption("the split", [], fewer=True)
 
 
 def test_an_epoch_given_as_numpy_s_int_is_recorded(tmp_path):
@@ -116,7 +119,7 @@ def test_the_curves_are_the_mean_over_seeds_with_a_t_interval_and_leave_out_mode
 def test_a_study_without_per_epoch_scores_says_so_under_its_table():
     study = load_study()
     recorded = dataclasses.replace(load(paths.results_dir(study.main_tier), study.main_tier), curves=[])
-    figure = curves.draw(recorded, study.seeds_vary)
+    figure = curves_figure.draw(recorded, study.seeds_vary)
     # Per what the research code counts (conf/study.yaml's curves.x): epochs, boosting rounds...
     each = f"per-{study.curves.x}"
     assert f"No variant reports {each} scores." in [text.get_text() for text in figure.texts]

@@ -11,11 +11,14 @@ from dataclasses import asdict
 import pytest
 import yaml
 
-from study_machinery import executors, on_ray, paths, slurm, tier
-from study_machinery.errors import StudyError
-from study_machinery.executors import Kind
-from study_machinery.study import load_study
-from study_machinery.tier import run_job
+from study_machinery import executors
+from study_machinery.core import paths
+from study_machinery.core.errors import StudyError
+from study_machinery.core.study import load_study
+from study_machinery.executors import Kind, ray_tasks, slurm, slurm_jobs, slurm_submit
+from study_machinery.runs import attempt
+from study_machinery.tiers import tier
+from study_machinery.tiers.tier import run_job
 
 EXECUTOR_FILES = sorted((paths.CONF_DIR / "executor").glob("*.yaml"))
 
@@ -82,12 +85,12 @@ def test_detach_and_resubmit_are_for_slurm_alone():
         tier.run_tier("smoke", executor_name="cores", detach=True)
 
 
-def submitted(run_, job: str, identity: str | None = None) -> slurm.Submission:
+def submitted(run_, job: str, identity: str | None = None) -> slurm_jobs.Submission:
     """What `submit` records for a run: in its attempt folder, never in the run's own."""
-    submission = slurm.Submission(job, identity or run_.identity.key, f"jobs/smoke/{job}.out", "now")
+    submission = slurm_jobs.Submission(job, identity or run_.identity.key, f"jobs/smoke/{job}.out", "now")
     attempt = paths.attempt_dir(run_.folder)
     attempt.mkdir(parents=True, exist_ok=True)
-    (attempt / slurm.SUBMITTED).write_text(json.dumps(asdict(submission)))
+    (attempt / slurm_jobs.SUBMITTED).write_text(json.dumps(asdict(submission)))
     return submission
 
 
@@ -106,8 +109,8 @@ def test_runs_are_sorted_by_what_slurm_has_of_them(four_runs, monkeypatch):
     submitted(older, "7_1", identity="an older identity")
     submitted(ended, "7_2")
     submitted(finished, "7_4")
-    assert tier.execute(finished, keep=frozenset({slurm.SUBMITTED})).error is None  # as its job would
-    monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {"7_0": "RUNNING", "7_1": "PENDING"})
+    assert attempt.execute(finished, keep=frozenset({slurm_jobs.SUBMITTED})).error is None  # as its job would
+    monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {"7_0": "RUNNING", "7_1": "PENDING"})
     sorted_ = slurm.sort([*four_runs, finished])
     assert [run_.name for run_, _ in sorted_.waiting] == [waiting.name]
     assert [(run_.name, state) for run_, _, state in sorted_.busy] == [(older.name, "PENDING")]
@@ -122,10 +125,10 @@ def test_a_forced_rerun_does_again_the_runs_whose_jobs_finished_them(four_runs, 
     """--rerun-all: a finished run's record of its ended job is its history, not a reason to skip it."""
     done = four_runs[0]
     submitted(done, "8_0")
-    assert tier.execute(done, keep=frozenset({slurm.SUBMITTED})).error is None  # as its job would
-    assert slurm.Submission.of(done.folder).job == "8_0", "the record went along into the run's folder"
+    assert attempt.execute(done, keep=frozenset({slurm_jobs.SUBMITTED})).error is None  # as its job would
+    assert slurm_jobs.Submission.of(done.folder).job == "8_0", "the record went along into the run's folder"
     assert not paths.attempt_dir(done.folder).exists()
-    monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {})
+    monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {})
     assert [run_.name for run_ in slurm.sort([done]).finished] == [done.name]
     assert [run_.name for run_ in slurm.sort([done], history=True).new] == [done.name]
 
@@ -133,17 +136,17 @@ def test_a_forced_rerun_does_again_the_runs_whose_jobs_finished_them(four_runs, 
 def test_squeue_says_why_a_job_is_pending_and_a_hopeless_reason_ends_the_wait(four_runs, monkeypatch):
     said = "7_0 RUNNING None\n7_1 PENDING Resources\n7_2 PENDING BadConstraints\n7_3 PENDING (null)\n"
     answer = subprocess.CompletedProcess([], 0, said, "")
-    monkeypatch.setattr(slurm, "_command", lambda *args, **kwargs: answer)
-    live = slurm.live_jobs()
+    monkeypatch.setattr(slurm_jobs, "command", lambda *args, **kwargs: answer)
+    live = slurm_jobs.live_jobs()
     assert live == {
         "7_0": "RUNNING",
         "7_1": "PENDING (Resources)",
         "7_2": "PENDING (BadConstraints)",
         "7_3": "PENDING ((null))",
     }
-    assert [job for job, status in live.items() if slurm.hopeless(status)] == ["7_2"]
-    assert slurm.hopeless("PENDING (QOSMaxWallDurationPerJobLimit)")
-    assert not slurm.hopeless("PENDING (AssocGrpCpuLimit)"), "a group's limit frees up as its jobs end"
+    assert [job for job, status in live.items() if slurm_jobs.hopeless(status)] == ["7_2"]
+    assert slurm_jobs.hopeless("PENDING (QOSMaxWallDurationPerJobLimit)")
+    assert not slurm_jobs.hopeless("PENDING (AssocGrpCpuLimit)"), "a group's limit frees up as its jobs end"
 
     waiting = [(run_, submitted(run_, f"7_{i}")) for i, run_ in enumerate(four_runs[:3])]
     monkeypatch.setattr(slurm.time, "sleep", lambda seconds: None)
@@ -156,7 +159,7 @@ def test_squeue_says_why_a_job_is_pending_and_a_hopeless_reason_ends_the_wait(fo
 
 def test_a_job_that_finds_its_run_done_lets_it_be_and_the_tier_sees_it_finished(four_runs, monkeypatch):
     done = four_runs[0]
-    assert tier.execute(done).error is None
+    assert attempt.execute(done).error is None
     submission = submitted(done, "8_1")  # a second job for it (say, submitted twice by hand)
     monkeypatch.setattr(tier, "plan", lambda name: [done])
     before = (done.folder / "metrics.json").read_bytes()
@@ -169,16 +172,16 @@ def test_a_job_that_finds_its_run_done_lets_it_be_and_the_tier_sees_it_finished(
 def test_a_run_template_0_4_submitted_is_waited_for_not_submitted_again(four_runs, monkeypatch):
     """0.4 recorded the submission in the run's folder itself."""
     old = four_runs[0]
-    record = slurm.Submission("6_0", old.identity.key, "jobs/smoke/6_0.out", "now")
+    record = slurm_jobs.Submission("6_0", old.identity.key, "jobs/smoke/6_0.out", "now")
     old.folder.mkdir(parents=True)
-    (old.folder / slurm.SUBMITTED).write_text(json.dumps(asdict(record)))
-    monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {"6_0": "RUNNING"})
+    (old.folder / slurm_jobs.SUBMITTED).write_text(json.dumps(asdict(record)))
+    monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {"6_0": "RUNNING"})
     assert [run_.name for run_, _ in slurm.sort([old]).waiting] == [old.name]
 
 
 def test_a_tier_on_this_machine_never_runs_what_a_slurm_job_holds(four_runs, monkeypatch):
     submitted(four_runs[0], "9_0")
-    monkeypatch.setattr(slurm, "live_jobs", lambda strict=True: {"9_0": "RUNNING"})
+    monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {"9_0": "RUNNING"})
     monkeypatch.setattr(tier, "plan", lambda name, runs: four_runs)
     with pytest.raises(StudyError, match=r"1 runs of tier smoke are still SLURM jobs"):
         tier.run_tier("smoke", executor_name="basic")
@@ -188,7 +191,7 @@ def test_a_tier_on_this_machine_never_runs_what_a_slurm_job_holds(four_runs, mon
 def test_where_slurm_does_not_answer_no_run_it_may_hold_executes(four_runs, monkeypatch):
     submitted(four_runs[0], "9_0")
     failing = subprocess.CompletedProcess([], 1, "", "squeue: error: Unable to contact slurm controller")
-    monkeypatch.setattr(slurm, "_command", lambda *args, **kwargs: failing)
+    monkeypatch.setattr(slurm_jobs, "command", lambda *args, **kwargs: failing)
     monkeypatch.setattr(tier, "plan", lambda name, runs: four_runs)
     with pytest.raises(StudyError, match=r"squeue failed \(squeue: error: Unable to contact slurm"):
         tier.run_tier("smoke", executor_name="basic")
@@ -210,10 +213,10 @@ STOPPED = "slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:
 )
 def test_why_a_job_ended_comes_from_its_log_where_slurm_has_forgotten_it(log, why, monkeypatch, tmp_path):
     monkeypatch.setattr(paths, "ROOT", tmp_path)
-    monkeypatch.setattr(slurm, "_command", lambda *args, timeout=60: None)  # no sacct, no scontrol
+    monkeypatch.setattr(slurm_jobs, "command", lambda *args, timeout=60: None)  # no sacct, no scontrol
     if log is not None:
         (tmp_path / "31_0.out").write_text(log)
-    assert slurm.why_ended(slurm.Submission("31_0", "key", "31_0.out", "now")) == why
+    assert slurm_jobs.why_ended(slurm_jobs.Submission("31_0", "key", "31_0.out", "now")) == why
 
 
 def test_a_job_that_failed_without_a_log_names_the_node_that_cannot_see_the_study(monkeypatch, tmp_path):
@@ -223,8 +226,8 @@ def test_a_job_that_failed_without_a_log_names_the_node_that_cannot_see_the_stud
     def answers(*args, timeout=60):
         return subprocess.CompletedProcess(args, 0, shown, "") if args[0] == "scontrol" else None
 
-    monkeypatch.setattr(slurm, "_command", answers)
-    why = slurm.why_ended(slurm.Submission("31_0", "key", "jobs/smoke/31_0.out", "now"))
+    monkeypatch.setattr(slurm_jobs, "command", answers)
+    why = slurm_jobs.why_ended(slurm_jobs.Submission("31_0", "key", "jobs/smoke/31_0.out", "now"))
     assert why.startswith(
         "FAILED before the study's code started: SLURM could not write its log into jobs/smoke/"
     )
@@ -244,7 +247,7 @@ def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):
             "executor.setup=[module load cuda]",
         ],
     )
-    text = slurm.script("smoke", four_runs, settings, paths.ROOT / ".venv/bin/python")
+    text = slurm_submit.script("smoke", four_runs, settings, paths.ROOT / ".venv/bin/python")
     for option in (
         "--array=0-3%2",
         "--cpus-per-task=1",
@@ -269,12 +272,12 @@ def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):
 def test_a_study_on_a_filesystem_only_this_machine_sees_is_not_submitted(monkeypatch):
     settings = executors.load("slurm")
     python = paths.ROOT  # any path that exists stands for the environment here
-    monkeypatch.setattr(slurm, "filesystem", lambda path: "tmpfs")
-    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {socket.gethostname()})
-    slurm.check_shared(settings, python)  # every job runs on this machine: nothing to share
-    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {"node1", "node2"})
+    monkeypatch.setattr(slurm_submit, "filesystem", lambda path: "tmpfs")
+    monkeypatch.setattr(slurm_submit, "partition_nodes", lambda partition: {socket.gethostname()})
+    slurm_submit.check_shared(settings, python)  # every job runs on this machine: nothing to share
+    monkeypatch.setattr(slurm_submit, "partition_nodes", lambda partition: {"node1", "node2"})
     with pytest.raises(StudyError, match=r"on a tmpfs that only this machine sees.*Nothing was submitted"):
-        slurm.check_shared(settings, python)
+        slurm_submit.check_shared(settings, python)
 
 
 def test_a_job_whose_run_changed_since_it_was_submitted_does_not_run(four_runs, monkeypatch):
@@ -290,10 +293,10 @@ def test_a_ray_head_that_does_not_answer_fails_in_seconds(four_runs):
         port = probe.getsockname()[1]
     settings = executors.load("ray", [f"executor.address=127.0.0.1:{port}"])
     with pytest.raises(StudyError, match=r"nothing answers there.*Nothing was started"):
-        list(on_ray.outcomes(four_runs, settings, cores=1))
+        list(ray_tasks.outcomes(four_runs, settings, cores=1))
 
 
 def test_the_ray_executor_without_ray_says_how_to_install_it(four_runs, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as where it is not installed
     with pytest.raises(StudyError, match=r"needs Ray in the study's environment: `uv sync --group ray`"):
-        list(on_ray.outcomes(four_runs, executors.load("ray"), cores=1))
+        list(ray_tasks.outcomes(four_runs, executors.load("ray"), cores=1))

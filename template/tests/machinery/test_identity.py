@@ -1,7 +1,7 @@
 """The code part of a run's identity: what the research code does counts, not how it is laid out.
 
 Formatting and comments leave every run current. A changed value, expression or docstring, a
-renamed module, or a file that no longer parses makes every run stale (identity.py). Each test
+renamed module, or a file that no longer parses makes every run stale (runs/identity.py). Each test
 edits a copy of the research package, so that it holds for any research code.
 """
 
@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from study_machinery import contract, identity, paths
+from study_machinery import contract
+from study_machinery.core import paths
+from study_machinery.runs import identity
 
 RESEARCH = paths.ROOT / "src" / contract.PACKAGE
 # ruff comes with the lint group (`uv run` installs it); `nox -s tests` installs no linter.

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from study_machinery import contract, paths
-from study_machinery.fetch import check_module
-from study_machinery.study import METHOD, load_study, variants
+from study_machinery import contract
+from study_machinery.core import paths
+from study_machinery.core.study import METHOD, load_study, variants
+from study_machinery.storage.fetch import check_module
 
 RESEARCH = paths.ROOT / "src" / contract.PACKAGE
 MACHINERY = Path(contract.__file__).parent

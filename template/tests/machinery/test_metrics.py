@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from study_machinery import contract, figure, latex, paths, tables
-from study_machinery.aggregate import IncompleteRunsError, collect, compare_with_method
-from study_machinery.errors import StudyError
-from study_machinery.estimates import holm
-from study_machinery.plan import plan
-from study_machinery.results import load
-from study_machinery.study import (
+from study_machinery import contract
+from study_machinery.core import paths
+from study_machinery.core.errors import StudyError
+from study_machinery.core.study import (
     METHOD,
     NO_CLEAR_DIFFERENCE,
     Better,
@@ -27,6 +24,11 @@ from study_machinery.study import (
     load_study,
     variants,
 )
+from study_machinery.report import figure, latex, tables
+from study_machinery.results.aggregate import IncompleteRunsError, collect, compare_with_method
+from study_machinery.results.estimates import holm
+from study_machinery.results.recorded import load
+from study_machinery.runs.plan import plan
 
 STUDY = load_study()
 SMOKE = paths.results_dir("smoke")

@@ -7,7 +7,7 @@ in the template's own tests (tests/test_remotes.py): it needs a server this suit
 import subprocess
 import sys
 
-from study_machinery.push import outcome, summary
+from study_machinery.storage.push import outcome, summary
 
 WHERE = "storage (s3://lab/study)"
 # As DVC 3 writes them for a push the network cut off, endpoint and objects as they come.

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from study_machinery import paths
-from study_machinery.aggregate import IncompleteRunsError, collect, compute_used, summarise
+from study_machinery.checks.compare import compare
+from study_machinery.checks.reproduce import reproduce
 from study_machinery.cli import main
-from study_machinery.compare import compare
-from study_machinery.reproduce import reproduce
-from study_machinery.study import ComputeAssumptions, Tolerance, ToleranceKind, load_study
-from study_machinery.verify import corrupted
+from study_machinery.core import paths
+from study_machinery.core.study import ComputeAssumptions, Tolerance, ToleranceKind, load_study
+from study_machinery.results.aggregate import IncompleteRunsError, collect, compute_used, summarise
+from study_machinery.storage.verify import corrupted
 
 STUDY = load_study()
 RECORDED = paths.results_dir(STUDY.main_tier) / "metrics.json"

@@ -12,13 +12,17 @@ import time
 
 import pytest
 
-from study_machinery import contract, executors, identity, paths, tier
-from study_machinery.aggregate import IncompleteRunsError, collect
-from study_machinery.errors import StudyError
-from study_machinery.plan import plan, state, summary, unused
-from study_machinery.run import STARTED, prepare_attempt, prepare_folder, recover
-from study_machinery.study import load_study, variants
-from study_machinery.tier import execute
+from study_machinery import contract, executors
+from study_machinery.core import paths
+from study_machinery.core.errors import StudyError
+from study_machinery.core.study import load_study, variants
+from study_machinery.executors import local
+from study_machinery.results.aggregate import IncompleteRunsError, collect
+from study_machinery.runs import attempt, identity
+from study_machinery.runs.attempt import execute
+from study_machinery.runs.plan import plan, state, summary, unused
+from study_machinery.runs.run import STARTED, prepare_attempt, prepare_folder, recover
+from study_machinery.tiers import tier
 
 # What a research code's run says when its input is not on disk, as the contract asks.
 MISSING = "data/prepared/nowhere is missing. Restore it with `uv run dvc repro prepare`."
@@ -253,9 +257,9 @@ def test_the_warnings_of_a_run_are_its_latest_attempts(planned_run, monkeypatch)
 
     monkeypatch.setattr(contract, "run", warns)
     assert execute(planned_run).error is None
-    assert tier.research_warnings([planned_run]) == {planned_run.name: ["said by the recorded run"]}
+    assert attempt.research_warnings([planned_run]) == {planned_run.name: ["said by the recorded run"]}
     paths.attempt_dir(planned_run.folder).mkdir()
-    assert tier.research_warnings([planned_run]) == {}
+    assert attempt.research_warnings([planned_run]) == {}
 
 
 def test_a_run_interrupted_in_its_own_folder_by_template_0_4_goes_on_beside_it(planned_run):
@@ -331,6 +335,6 @@ def test_an_interrupted_run_keeps_its_folder_and_a_changed_or_finished_one_start
 
 def test_a_tier_shares_out_the_gpus_cuda_lets_it_see(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2, 5")
-    assert tier._gpus() == ["2", "5"]
+    assert local._gpus() == ["2", "5"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert tier._gpus() == []
+    assert local._gpus() == []

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from study_machinery import curves, figure, latex, paths, report, tables
-from study_machinery.estimates import describe, difference, holm, paired_difference
-from study_machinery.results import ResultsError, load
+from study_machinery.core import paths
+from study_machinery.report import curves as curves_figure
+from study_machinery.report import figure, latex, tables, write
+from study_machinery.results.estimates import describe, difference, holm, paired_difference
+from study_machinery.results.recorded import ResultsError, load
 
 SMOKE = paths.results_dir("smoke")
 RNG = np.random.default_rng(20261122)
@@ -119,12 +121,12 @@ def test_tables_state_what_the_numbers_are():
 
 
 def test_the_figures_are_written_as_png_and_pdf(tmp_path):
-    report.write_figures(load(SMOKE), "the split", tmp_path)
+    write.write_figures(load(SMOKE), "the split", tmp_path)
     for name in ("figure", "curves"):
         assert (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
         assert (tmp_path / f"{name}.pdf").read_bytes().startswith(b"%PDF")
     assert "95% confidence interval of the mean" in figure.caption("the split")
-    assert "Not shown, as they report no epochs: baseline/knn." in curves.caption(
+    assert "Not shown, as they report no epochs: baseline/knn." in curves_figure.caption(
         "the split", ["baseline/knn"]
     )
 

@@ -5,40 +5,44 @@ import json
 import pytest
 import yaml
 
-from study_machinery import contract, epochs, paths, tier, tracker_dvclive, tracking
-from study_machinery.errors import StudyError
+from study_machinery import contract, tracking
+from study_machinery.core import epochs, paths
+from study_machinery.core.errors import StudyError
+from study_machinery.runs import attempt
+from study_machinery.tracking import dvclive_run
+from study_machinery.tracking import settings as tracking_settings
 
 
 def test_the_study_s_tracking_file_loads():
     written = yaml.safe_load((paths.CONF_DIR / "tracking.yaml").read_text())
-    assert [tracker.value for tracker in tracking.load().trackers] == written["trackers"]
+    assert [tracker.value for tracker in tracking_settings.load().trackers] == written["trackers"]
 
 
 def test_a_tracking_file_that_is_not_settings_is_named(tmp_path):
     path = tmp_path / "tracking.yaml"
     path.write_text("trackers mlflow\n")
     with pytest.raises(StudyError, match=f"{path} should hold settings"):
-        tracking.load(path)
+        tracking_settings.load(path)
 
 
 def test_study_tracking_off_does_not_even_read_the_file(tmp_path, monkeypatch):
     path = tmp_path / "tracking.yaml"
     path.write_text("trackers: [mlfow]\n")
-    monkeypatch.setattr(tracking, "TRACKING_FILE", path)
-    monkeypatch.setenv(tracking.SWITCH, "off")
-    assert tracking.active().trackers == []
+    monkeypatch.setattr(tracking_settings, "TRACKING_FILE", path)
+    monkeypatch.setenv(tracking_settings.SWITCH, "off")
+    assert tracking_settings.active().trackers == []
 
 
 def test_a_tracker_that_failed_is_passed_on_to_the_processes_a_tier_starts(monkeypatch, capsys):
     monkeypatch.setattr(tracking, "_failed", set())
     monkeypatch.setenv(tracking.FAILED, "")  # and as it was after the test
-    tracking._warn(tracking.Tracker.mlflow, "no server")
-    tracking._warn(tracking.Tracker.mlflow, "no server")
+    tracking._warn(tracking_settings.Tracker.mlflow, "no server")
+    tracking._warn(tracking_settings.Tracker.mlflow, "no server")
     assert capsys.readouterr().err.count("warning: tracker mlflow: no server") == 1
     assert tracking.os.environ[tracking.FAILED] == "mlflow"
     # A worker process: its own set is empty, the environment says.
     monkeypatch.setattr(tracking, "_failed", set())
-    assert tracking.failed() == {tracking.Tracker.mlflow}
+    assert tracking.failed() == {tracking_settings.Tracker.mlflow}
 
 
 @pytest.mark.parametrize(
@@ -53,17 +57,17 @@ def test_a_mistake_in_the_tracking_file_is_named(tmp_path, content, message):
     path = tmp_path / "tracking.yaml"
     path.write_text(yaml.safe_dump(content))
     with pytest.raises(StudyError, match=f"{path}: .*{message}"):
-        tracking.load(path)
+        tracking_settings.load(path)
 
 
 def test_study_tracking_off_turns_every_tracker_off(tmp_path, monkeypatch):
     path = tmp_path / "tracking.yaml"
     path.write_text(yaml.safe_dump({"trackers": ["dvclive", "mlflow", "wandb"]}))
-    monkeypatch.setattr(tracking, "TRACKING_FILE", path)
-    monkeypatch.setenv(tracking.SWITCH, "on")
-    assert len(tracking.active().trackers) == 3
-    monkeypatch.setenv(tracking.SWITCH, "off")
-    assert tracking.active().trackers == []
+    monkeypatch.setattr(tracking_settings, "TRACKING_FILE", path)
+    monkeypatch.setenv(tracking_settings.SWITCH, "on")
+    assert len(tracking_settings.active().trackers) == 3
+    monkeypatch.setenv(tracking_settings.SWITCH, "off")
+    assert tracking_settings.active().trackers == []
 
 
 def test_a_failing_tracker_is_named_and_the_run_recorded_all_the_same(
@@ -75,10 +79,10 @@ def test_a_failing_tracker_is_named_and_the_run_recorded_all_the_same(
     path = tmp_path / "tracking.yaml"
     settings = {"trackers": ["mlflow"], "mlflow": {"tracking_uri": f"sqlite:///{blocker}/mlflow.db"}}
     path.write_text(yaml.safe_dump(settings))
-    monkeypatch.setattr(tracking, "TRACKING_FILE", path)
+    monkeypatch.setattr(tracking_settings, "TRACKING_FILE", path)
     monkeypatch.setattr(tracking, "_failed", set())
     monkeypatch.setenv(tracking.FAILED, "")
-    monkeypatch.setenv(tracking.SWITCH, "on")
+    monkeypatch.setenv(tracking_settings.SWITCH, "on")
 
     real = contract.run
 
@@ -89,7 +93,7 @@ def test_a_failing_tracker_is_named_and_the_run_recorded_all_the_same(
 
     monkeypatch.setattr(contract, "run", reports_one_epoch)
     planned_run.tier = "smoke"
-    outcome = tier.execute(planned_run)
+    outcome = attempt.execute(planned_run)
     assert outcome.error is None
     assert json.loads((planned_run.folder / "metrics.json").read_text())
     assert epochs.read(planned_run.folder / epochs.EPOCHS) == [{"epoch": 1, "train_loss": 0.5}]
@@ -107,7 +111,7 @@ def test_the_dvclive_index_lists_each_run_that_logged_relative_to_itself(tmp_pat
         (folder / "dvclive/plots/metrics").mkdir(parents=True)
         (folder / "dvclive/metrics.json").write_text("{}")
         (folder / "dvclive/plots/metrics/test_accuracy.tsv").write_text("step\ttest_accuracy\n1\t0.5\n")
-    tracker_dvclive.index(results, folders)
+    dvclive_run.index(results, folders)
     index = yaml.safe_load((results / "dvc.yaml").read_text())
     assert index["metrics"] == [
         "../../runs/small/proposed/seed_0/dvclive/metrics.json",
@@ -118,5 +122,5 @@ def test_the_dvclive_index_lists_each_run_that_logged_relative_to_itself(tmp_pat
         f"../../runs/small/{run}/seed_0/{tsv}": "test_accuracy" for run in ("proposed", "ablation/without_it")
     }
     assert index["plots"] == [{"small: test_accuracy": {"x": "step", "y": lines}}]
-    tracker_dvclive.index(results, folders[2:])
+    dvclive_run.index(results, folders[2:])
     assert not (results / "dvc.yaml").exists(), "no run logged with DVCLive: no index"

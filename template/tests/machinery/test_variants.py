@@ -8,10 +8,10 @@ import yaml
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from study_machinery import paths
-from study_machinery.ablations import differences, one_change_rule
-from study_machinery.errors import StudyError
-from study_machinery.study import METHOD, check_config_files, load_study, variants
+from study_machinery.core import paths
+from study_machinery.core.errors import StudyError
+from study_machinery.core.study import METHOD, check_config_files, load_study, variants
+from study_machinery.runs.ablations import differences, one_change_rule
 
 CONF = paths.CONF_DIR
 # Not groups of a run's config: the variants are tested apart, and the executors

@@ -1,0 +1,65 @@
+"""Where a study's files are: every path the machinery reads or writes is made here.
+
+The commands run from the study's root (cli.py moves there first), so that a relative
+path in a config, such as `data.path`, starts at the root wherever the command was typed.
+dvc.yaml lists the same folders for DVC.
+"""
+
+from pathlib import Path
+
+# src/study_machinery/core/paths.py -> the study's root, three folders up from this package.
+ROOT = Path(__file__).resolve().parents[3]
+CONF_DIR = ROOT / "conf"
+STUDY_FILE = CONF_DIR / "study.yaml"
+RUNS_DIR = ROOT / "runs"
+RESULTS_DIR = ROOT / "results"
+README = ROOT / "README.md"
+# The run folders, as Hydra names them: by tier (or scale), variant and seed, never by time,
+# so that two runs started in the same second do not share a folder.
+RUN_SUBDIR = "${variant}/seed_${seed}"
+
+
+def runs_dir(tier: str) -> Path:
+    """Where a tier's runs are: runs/TIER."""
+    return RUNS_DIR / tier
+
+
+def run_dir(runs: Path, variant: str, seed: int) -> Path:
+    """The folder of one run in a tier's runs folder: VARIANT/seed_SEED (see RUN_SUBDIR)."""
+    return runs / variant / f"seed_{seed}"
+
+
+# A tier's run executes in a folder beside its own, VARIANT/seed_SEED.attempt, which replaces
+# the run's folder only once the run has finished (runs/run.py): a recorded result is never emptied
+# for a run that may not finish. While one folder is swapped for the other, the old one is
+# VARIANT/seed_SEED.replaced.
+ATTEMPT, REPLACED = ".attempt", ".replaced"
+
+
+def attempt_dir(folder: Path) -> Path:
+    """Where the run of `folder` executes until it finishes."""
+    return folder.with_name(folder.name + ATTEMPT)
+
+
+def replaced_dir(folder: Path) -> Path:
+    return folder.with_name(folder.name + REPLACED)
+
+
+def results_dir(tier: str) -> Path:
+    return RESULTS_DIR / tier
+
+
+def shown(path: Path) -> str:
+    """A path as a reader would type it: relative to the study's root when it is inside it."""
+    path = path.resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def single_run_overrides() -> list[str]:
+    """Hydra settings of runs started by hand (one, or a --multirun): outputs/SCALE/VARIANT/seed_SEED."""
+    return [
+        "hydra.job.name=run",
+        "hydra.run.dir=outputs/${scale}/" + RUN_SUBDIR,
+        "hydra.sweep.dir=outputs/${scale}",
+        f"hydra.sweep.subdir={RUN_SUBDIR}",
+    ]

@@ -1,0 +1,31 @@
+"""A tier's tables and figure: `python -m study_machinery report [TIER]`, the report stage.
+
+Writes, into results/<tier>/ beside the numbers they show:
+- table.md: both tables with captions, the README's results section;
+- table.tex, differences.tex: the same as booktabs tables for a paper;
+- figure.png, figure.pdf: the result as a figure (see figure.py);
+- curves.png, curves.pdf: the learning curves (see curves.py).
+"""
+
+from pathlib import Path
+
+from study_machinery.core import paths
+from study_machinery.core.study import load_study
+from study_machinery.report import curves, figure, tables
+from study_machinery.results.recorded import Recorded, load
+
+
+def write_report(tier: str) -> None:
+    study = load_study()
+    folder = paths.results_dir(tier)
+    recorded = load(folder, tier)
+    (folder / "table.md").write_text(tables.markdown(recorded, study.seeds_vary), encoding="utf-8")
+    (folder / "table.tex").write_text(tables.latex_results(recorded, study.seeds_vary), encoding="utf-8")
+    (folder / "differences.tex").write_text(tables.latex_differences(recorded), encoding="utf-8")
+    write_figures(recorded, study.seeds_vary, folder)
+
+
+def write_figures(recorded: Recorded, seeds_vary: str, folder: Path) -> None:
+    with figure.style():
+        figure.save(figure.draw(recorded, seeds_vary), folder, "figure")
+        figure.save(curves.draw(recorded, seeds_vary), folder, "curves")

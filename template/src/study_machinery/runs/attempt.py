@@ -1,0 +1,104 @@
+"""One planned run executed in its attempt folder, and what a tier learns of it (an Outcome).
+
+Every executor runs a tier's runs through `execute`: in a worker process (local cores), in this
+process (basic), in a Ray task, or in a SLURM job (`python -m study_machinery job`). A run
+executes in an attempt folder beside its own (paths.attempt_dir), which replaces the run's
+folder only once the run has finished: a run killed in flight, or failed, leaves the recorded
+result as it was.
+"""
+
+import logging
+import re
+import traceback
+from dataclasses import dataclass
+
+from study_machinery import contract
+from study_machinery.core import paths
+from study_machinery.core.errors import first_line
+from study_machinery.runs import run
+from study_machinery.runs.plan import Planned
+
+
+# Without a terminal (CI, a SLURM log), a progress line at least this often, in seconds.
+LOG_EVERY = 30.0
+
+
+# A record of run.log, as `execute` writes it, and what research_warnings reads back of one.
+LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+
+
+LOGGED = re.compile(
+    r"^\[[^\]]*\]\[(?P<logger>[\w.]+)\]\[(?:WARNING|ERROR|CRITICAL)\] - (?P<message>.*)$", re.M
+)
+
+
+@dataclass
+class Outcome:
+    name: str
+    error: str | None = None
+    log: str = ""
+
+
+def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
+    """Run one planned run, its log in run.log; never raises for a run's error.
+
+    It executes in its attempt folder, which replaces the run's folder once it has finished:
+    until then, the result recorded there stays whole, whatever happens to the attempt.
+    """
+    try:
+        attempt = run.prepare_attempt(run_.folder, run_.identity, keep, fresh=run_.fresh)
+    except OSError as error:  # a folder that cannot be moved or emptied (a file held open elsewhere)
+        return Outcome(run_.name, f"its attempt folder could not be made ready: {first_line(error)}")
+    if attempt is None:
+        return Outcome(run_.name)  # it had finished, and was stopped before it replaced its folder
+    log_file = attempt / "run.log"
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        run.execute(run_.config, run_.resolved, attempt, run_.identity, run_.tier, recorded_as=run_.folder)
+    except Exception as error:  # a run's failure is reported by name; the others go on
+        logging.getLogger(__name__).error("%s failed:\n%s", run_.name, traceback.format_exc())
+        return Outcome(run_.name, first_line(error), paths.shown(log_file))
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+    try:
+        run.swap_in(attempt, run_.folder)
+    except OSError as error:
+        return Outcome(
+            run_.name,
+            f"it finished, but its attempt could not replace the run's folder ({first_line(error)}); "
+            "the next tier command puts it in place without running it again",
+            paths.shown(log_file),
+        )
+    return Outcome(run_.name)
+
+
+def research_warnings(runs: list[Planned]) -> dict[str, list[str]]:
+    """What the research code warned of in each run (a checkpoint it could not use), by run name.
+
+    From the run.log of each run, finished (its folder) or not (its attempt): on every
+    executor, SLURM's jobs included, the tier's output says what only the run's log would.
+    """
+    package = contract.PACKAGE
+    warned = {}
+    for run_ in runs:
+        # An attempt that is still there is the run's latest (the recorded folder is older).
+        attempt = paths.attempt_dir(run_.folder)
+        log = (attempt if attempt.is_dir() else run_.folder) / "run.log"
+        if not log.is_file():
+            continue
+        text = log.read_text(encoding="utf-8", errors="replace")
+        found = [
+            match["message"]
+            for match in LOGGED.finditer(text)
+            if match["logger"] == package or match["logger"].startswith(f"{package}.")
+        ]
+        if found:
+            # A resumed attempt's log holds its earlier tries' too: each warning said once.
+            warned[run_.name] = list(dict.fromkeys(found))
+    return warned
+
