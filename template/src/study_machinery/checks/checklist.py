@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
@@ -191,7 +192,7 @@ def citation_state() -> tuple[str, str]:
 def items() -> list[Item]:
     completeness = "ML Code Completeness Checklist"
     neurips = "NeurIPS paper checklist: reproducibility"
-    code, machinery = f"src/{contract.PACKAGE}", f"src/{__package__}"
+    code, machinery = f"src/{contract.PACKAGE}", paths.shown(Path(contract.__file__).parent)
     checks: list[tuple[str, str, Callable[[], tuple[str, str]]]] = [
         (completeness, "Specification of dependencies", lock_state),
         (
@@ -202,7 +203,9 @@ def items() -> list[Item]:
         (
             completeness,
             "Evaluation code",
-            _present([f"{code}/experiment.py", f"{machinery}/aggregate.py"], "the code that evaluates"),
+            _present(
+                [f"{code}/experiment.py", f"{machinery}/results/aggregate.py"], "the code that evaluates"
+            ),
         ),
         (completeness, "Pre-trained models", lambda: (CHECK, PRETRAINED)),
         (completeness, "README results table with the commands that produce it", readme_state),

@@ -101,4 +101,3 @@ def research_warnings(runs: list[Planned]) -> dict[str, list[str]]:
             # A resumed attempt's log holds its earlier tries' too: each warning said once.
             warned[run_.name] = list(dict.fromkeys(found))
     return warned
-
