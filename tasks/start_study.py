@@ -15,6 +15,7 @@ in place and the message says how to finish by hand.
 import argparse
 import os
 import re
+import runpy
 import shutil
 import signal
 import subprocess
@@ -106,7 +107,9 @@ def record(package: str) -> bool:
         print("  uv is not on PATH, so no result was recorded: install uv, then run `nox -s record`.")
         return False
     # The study gets an environment of its own, whatever environment copier runs in.
-    env = {**without_outer(os.environ), "PYTHONHASHSEED": "0", "DVC_NO_ANALYTICS": "1"}
+    # With what every process that runs research code is started with (the study's own list).
+    run_environment = runpy.run_path("src/study_machinery/core/environment.py")["RUN_ENVIRONMENT"]
+    env = {**without_outer(os.environ), **run_environment}
     # The pipeline starts a dozen Python processes; with cached bytecode the
     # second import of scikit-learn takes 1 s instead of 2.5 s.
     env.pop("PYTHONDONTWRITEBYTECODE", None)

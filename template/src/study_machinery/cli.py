@@ -36,22 +36,11 @@ def _absolute(path: str) -> Path:
     return Path(path).resolve()
 
 
-def _warn_without_hash_seed() -> None:
-    if "PYTHONHASHSEED" not in os.environ:
-        # Setting it from inside the interpreter is too late to take effect.
-        print(
-            "warning: PYTHONHASHSEED is not set, so str hashes (and set order) differ between "
-            "processes. Run through `dvc repro` or nox, or set PYTHONHASHSEED=0 yourself.",
-            file=sys.stderr,
-        )
-
-
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from study_machinery import contract
     from study_machinery.core.study import check_config_files
     from study_machinery.runs import run
 
-    _warn_without_hash_seed()
     check_config_files()
     contract.register_configs()
     run.one(args.overrides)
@@ -72,7 +61,6 @@ def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             overrides.append(setting)
         else:
             parser.error(f"argument SETTING: {setting!r} is neither executor=NAME nor executor.KEY=VALUE")
-    _warn_without_hash_seed()
     check_config_files()
     contract.register_configs()
     run_tier(name, args.rerun_all, executor, overrides, detach=args.detach, resubmit=args.resubmit)

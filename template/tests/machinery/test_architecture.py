@@ -129,3 +129,25 @@ def test_each_stage_depends_on_the_machinery_it_runs(stage):
     }
     missing = sorted(needed - deps - NOT_A_DEPENDENCY)
     assert not missing, f"dvc.yaml's {stage} stage runs code from {missing}: add them to its deps"
+
+
+# The file names the machinery reads and writes, each spelt once, in core/paths.py.
+FILE_NAMES = {
+    value
+    for name, value in vars(paths).items()
+    if name.isupper() and isinstance(value, str) and "." in value and "/" not in value and "$" not in value
+}
+# DVCLive's own files, which the machinery only looks for.
+NOT_OURS = {("study_machinery.tracking.dvclive_run", "metrics.json")}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_file_names_are_spelt_only_in_paths(name):
+    if name == "study_machinery.core.paths":
+        return
+    spelt = {
+        node.value
+        for node in ast.walk(ast.parse(MODULES[name].read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in FILE_NAMES and (name, node.value) not in NOT_OURS
+    }
+    assert not spelt, f"{name} spells {sorted(spelt)}: use the names core/paths.py gives them"

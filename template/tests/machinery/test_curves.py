@@ -23,7 +23,7 @@ def test_a_resumed_run_records_each_epoch_once_and_forwards_each(tmp_path):
     resumed = epochs.Recorder(tmp_path, forward=lambda epoch, scores: forwarded.append(epoch))
     resumed(3, {"train_loss": 0.25})
     resumed(4, {"train_loss": 0.2})
-    assert epochs.read(tmp_path / epochs.EPOCHS) == [
+    assert epochs.read(tmp_path / paths.EPOCHS) == [
         {"epoch": 1, "train_loss": 1.0},
         {"epoch": 2, "train_loss": 0.5},
         {"epoch": 3, "train_loss": 0.25},
@@ -48,7 +48,7 @@ def test_a_diverged_score_is_kept_as_null_and_left_out_of_the_curves(tmp_path):
         folder = paths.run_dir(tmp_path, "proposed", seed)
         folder.mkdir(parents=True)
         epochs.Recorder(folder)(1, {"train_loss": loss, "train_accuracy": 0.9})
-    assert epochs.read(paths.run_dir(tmp_path, "proposed", 2) / epochs.EPOCHS)[0]["train_loss"] is None
+    assert epochs.read(paths.run_dir(tmp_path, "proposed", 2) / paths.EPOCHS)[0]["train_loss"] is None
     rows = {row["score"]: row for row in curves.summarise(tmp_path, ["proposed"], [0, 1, 2])}
     assert rows["train_loss"]["n"] == 2 and rows["train_loss"]["mean"] == pytest.approx(0.6)
     assert rows["train_accuracy"]["n"] == 3
@@ -57,7 +57,7 @@ def test_a_diverged_score_is_kept_as_null_and_left_out_of_the_curves(tmp_path):
 
 def test_an_epoch_given_as_numpy_s_int_is_recorded(tmp_path):
     epochs.Recorder(tmp_path)(numpy.int64(1), {"train_loss": numpy.float32(0.5)})
-    assert epochs.read(tmp_path / epochs.EPOCHS) == [{"epoch": 1, "train_loss": 0.5}]
+    assert epochs.read(tmp_path / paths.EPOCHS) == [{"epoch": 1, "train_loss": 0.5}]
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_on_epoch_refuses_what_it_cannot_record(tmp_path, epoch, scores, message
 
 
 def test_a_hand_edited_epochs_file_is_named(tmp_path):
-    path = tmp_path / epochs.EPOCHS
+    path = tmp_path / paths.EPOCHS
     path.write_text(json.dumps([{"epoch": 1, "train_loss": "low"}]))
     with pytest.raises(epochs.EpochsError, match=f"{path} should be a list of epochs"):
         epochs.read(path)
@@ -85,7 +85,7 @@ def _write_epochs(runs, variant, seed, values):
     folder = paths.run_dir(runs, variant, seed)
     folder.mkdir(parents=True)
     records = [{"epoch": epoch, "test_accuracy": value} for epoch, value in enumerate(values, start=1)]
-    (folder / epochs.EPOCHS).write_text(json.dumps(records))
+    (folder / paths.EPOCHS).write_text(json.dumps(records))
 
 
 def test_the_curves_are_the_mean_over_seeds_with_a_t_interval_and_leave_out_models_without_epochs(tmp_path):

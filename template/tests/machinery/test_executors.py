@@ -90,7 +90,7 @@ def submitted(run_, job: str, identity: str | None = None) -> slurm_jobs.Submiss
     submission = slurm_jobs.Submission(job, identity or run_.identity.key, f"jobs/smoke/{job}.out", "now")
     attempt = paths.attempt_dir(run_.folder)
     attempt.mkdir(parents=True, exist_ok=True)
-    (attempt / slurm_jobs.SUBMITTED).write_text(json.dumps(asdict(submission)))
+    (attempt / paths.SUBMITTED).write_text(json.dumps(asdict(submission)))
     return submission
 
 
@@ -109,7 +109,7 @@ def test_runs_are_sorted_by_what_slurm_has_of_them(four_runs, monkeypatch):
     submitted(older, "7_1", identity="an older identity")
     submitted(ended, "7_2")
     submitted(finished, "7_4")
-    assert attempt.execute(finished, keep=frozenset({slurm_jobs.SUBMITTED})).error is None  # as its job would
+    assert attempt.execute(finished, keep=frozenset({paths.SUBMITTED})).error is None  # as its job would
     monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {"7_0": "RUNNING", "7_1": "PENDING"})
     sorted_ = slurm.sort([*four_runs, finished])
     assert [run_.name for run_, _ in sorted_.waiting] == [waiting.name]
@@ -125,7 +125,7 @@ def test_a_forced_rerun_does_again_the_runs_whose_jobs_finished_them(four_runs, 
     """--rerun-all: a finished run's record of its ended job is its history, not a reason to skip it."""
     done = four_runs[0]
     submitted(done, "8_0")
-    assert attempt.execute(done, keep=frozenset({slurm_jobs.SUBMITTED})).error is None  # as its job would
+    assert attempt.execute(done, keep=frozenset({paths.SUBMITTED})).error is None  # as its job would
     assert slurm_jobs.Submission.of(done.folder).job == "8_0", "the record went along into the run's folder"
     assert not paths.attempt_dir(done.folder).exists()
     monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {})
@@ -174,7 +174,7 @@ def test_a_run_template_0_4_submitted_is_waited_for_not_submitted_again(four_run
     old = four_runs[0]
     record = slurm_jobs.Submission("6_0", old.identity.key, "jobs/smoke/6_0.out", "now")
     old.folder.mkdir(parents=True)
-    (old.folder / slurm_jobs.SUBMITTED).write_text(json.dumps(asdict(record)))
+    (old.folder / paths.SUBMITTED).write_text(json.dumps(asdict(record)))
     monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {"6_0": "RUNNING"})
     assert [run_.name for run_, _ in slurm.sort([old]).waiting] == [old.name]
 

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from omegaconf import OmegaConf
 
 from study_machinery import contract
@@ -94,6 +95,46 @@ def test_a_run_config_has_the_keys_the_machinery_reads(compose_config, smoke_ove
         assert isinstance(config.variant, str) and isinstance(config.scale, str)
         assert isinstance(config.seed, int) and isinstance(config.threads, int)
     assert compose_config(*smoke_overrides, with_hydra=True).hydra.runtime.choices.variant == METHOD
+
+
+# The groups whose files change a run rather than set its defaults: variants and scales have
+# the last word over the values, and the executors are the machinery's.
+NOT_DEFAULTS = {"variant", "scale", "executor"}
+
+
+def _has_default(field: dataclasses.Field) -> bool:
+    no_value = (dataclasses.MISSING, "???")
+    return field.default not in no_value or field.default_factory is not dataclasses.MISSING
+
+
+def test_a_value_is_set_in_one_place(compose_config):
+    """The schema (your config.py) gives each key its type and meaning, conf/ its value: a
+    default in the schema that a file under conf/ sets too is one fact twice, and as the file
+    always wins, the schema's value can only mislead a reader."""
+    contract.register_configs()
+    conf = paths.CONF_DIR
+    option_files = [(None, conf / "config.yaml")] + [
+        (folder.name, option)
+        for folder in sorted(
+            path for path in conf.iterdir() if path.is_dir() and path.name not in NOT_DEFAULTS
+        )
+        for option in sorted(folder.glob("*.yaml"))
+    ]
+    twice = []
+    for group, option in option_files:
+        config = compose_config(*([f"{group}={option.stem}"] if group else []))
+        if group is not None and group not in config:
+            continue  # not a group of the run's config
+        schema = OmegaConf.get_type(config[group] if group else config)
+        if not dataclasses.is_dataclass(schema):
+            continue
+        values = yaml.safe_load(option.read_text(encoding="utf-8")) or {}
+        twice += [
+            f"{paths.shown(option)}: {field.name} (also {schema.__name__}'s default)"
+            for field in dataclasses.fields(schema)
+            if field.name in values and _has_default(field)
+        ]
+    assert not twice, "set in the schema and in conf/; keep the value in conf/ only: " + "; ".join(twice)
 
 
 def test_the_method_is_a_variant():

@@ -14,6 +14,7 @@ import pytest
 
 from study_machinery import contract, executors
 from study_machinery.core import paths
+from study_machinery.core.environment import RUN_ENVIRONMENT
 from study_machinery.core.errors import StudyError
 from study_machinery.core.study import load_study, variants
 from study_machinery.executors import local
@@ -59,12 +60,32 @@ def machinery(*args: str, hash_seed: bool = True, stand_in: str = "", **popen) -
     return subprocess.run(command, env=env, capture_output=True, text=True, check=False, **popen)
 
 
-def test_a_run_writes_metrics_and_provenance_and_warns_without_pythonhashseed(
+HASH_IN_A_NEW_PROCESS = """
+from study_machinery.core.environment import rerun_with_it
+rerun_with_it()
+import os
+print(os.environ["PYTHONHASHSEED"], os.environ["CUBLAS_WORKSPACE_CONFIG"], hash("a str"))
+"""
+
+
+def test_the_machinery_starts_again_with_the_run_environment_when_it_lacks_it():
+    """str hashes differ between processes unless PYTHONHASHSEED is set before Python starts."""
+    env = {key: value for key, value in os.environ.items() if key not in RUN_ENVIRONMENT}
+    said = [
+        subprocess.run(
+            [sys.executable, "-c", HASH_IN_A_NEW_PROCESS], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        for _ in range(2)
+    ]
+    assert said[0] == said[1] and said[0][:2] == ["0", RUN_ENVIRONMENT["CUBLAS_WORKSPACE_CONFIG"]]
+
+
+def test_a_run_writes_metrics_and_provenance_even_without_pythonhashseed(
     tmp_path, compose_config, smoke_overrides
 ):
     result = machinery("run", f"hydra.run.dir={tmp_path}", *smoke_overrides, "seed=2", hash_seed=False)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("warning: PYTHONHASHSEED is not set") == 1
+    assert "PYTHONHASHSEED" not in result.stderr
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics and all(isinstance(value, float) for value in metrics.values())
     provenance = json.loads((tmp_path / "run.json").read_text())

@@ -96,7 +96,7 @@ def test_a_failing_tracker_is_named_and_the_run_recorded_all_the_same(
     outcome = attempt.execute(planned_run)
     assert outcome.error is None
     assert json.loads((planned_run.folder / "metrics.json").read_text())
-    assert epochs.read(planned_run.folder / epochs.EPOCHS) == [{"epoch": 1, "train_loss": 0.5}]
+    assert epochs.read(planned_run.folder / paths.EPOCHS) == [{"epoch": 1, "train_loss": 0.5}]
     assert "warning: tracker mlflow: " in capsys.readouterr().err
     assert "tracker mlflow: " in (planned_run.folder / "run.log").read_text()
 

@@ -174,7 +174,7 @@ def compute_state() -> tuple[str, str]:
     return (
         DONE,
         f"{compute['cpu_hours']:g} CPU hours and {compute['gpu_hours']:g} GPU hours, "
-        f"in {recorded.shown('compute.json')} and the README",
+        f"in {recorded.shown(paths.COMPUTE)} and the README",
     )
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from study_machinery.checks.compare import compare, compare_claims, render, render_claims
 from study_machinery.core import paths
+from study_machinery.core.environment import run_environment
 from study_machinery.core.errors import StudyError
 from study_machinery.core.study import load_study
 from study_machinery.storage.verify import corrupted, tracked_hashes
@@ -66,7 +67,7 @@ def _committed(path: Path) -> str:
     return path.relative_to(paths.ROOT).as_posix()
 
 
-def recorded_result(root: Path, commit: str, tier: str, name: str = "metrics.json") -> dict:
+def recorded_result(root: Path, commit: str, tier: str, name: str = paths.SUMMARY) -> dict:
     """A file of the tier's committed result: metrics.json, or comparisons.json (the claims)."""
     recorded = _committed(paths.results_dir(tier) / name)
     result = _run(["git", "show", f"{commit}:{recorded}"], root)
@@ -90,8 +91,8 @@ def clean_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in OUTER_ENVIRONMENT}
     # The clean room starts a dozen Python processes: cached bytecode saves each a second or more.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    # Hash randomisation is fixed before the interpreter starts, or not at all.
-    env.update(PYTHONHASHSEED="0", DVC_NO_ANALYTICS="1")
+    # What takes effect only before Python starts, for every process of the clean room.
+    env.update(run_environment())
     # The clone's runs are checked, then deleted: not logged to any tracker (tracking/).
     env[SWITCH] = "off"
     return env
@@ -204,7 +205,7 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
             f"no tier {tier!r} in conf/study.yaml of commit {commit}; its tiers: {', '.join(tiers)}."
         )
     recorded = recorded_result(root, commit, tier)
-    recorded_claims = recorded_result(root, commit, tier, "comparisons.json")
+    recorded_claims = recorded_result(root, commit, tier, paths.COMPARISONS)
     dirty = _git(root, "status", "--porcelain").splitlines()
     if dirty:
         print(f"note: {len(dirty)} uncommitted change(s) are not part of this check (commit {commit} is):")
@@ -221,9 +222,9 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
         restore_inputs(root, clone, env, log)
         rerun(clone, tier, env, log)
         results = clone / paths.results_dir(tier).relative_to(paths.ROOT)
-        reproduced = json.loads((results / "metrics.json").read_text())
-        reproduced_claims = json.loads((results / "comparisons.json").read_text())
-        compute = json.loads((results / "compute.json").read_text())
+        reproduced = json.loads((results / paths.SUMMARY).read_text())
+        reproduced_claims = json.loads((results / paths.COMPARISONS).read_text())
+        compute = json.loads((results / paths.COMPUTE).read_text())
         study = load_study(clone / paths.CONF_DIR.relative_to(paths.ROOT))
     finally:
         if not keep:

@@ -14,9 +14,9 @@ import operator
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
 
-EPOCHS = "epochs.json"
 SPLITS = ("train", "validation", "test")
 
 
@@ -28,7 +28,7 @@ class Recorder:
     """The `on_epoch` the research code gets: records each epoch, then forwards it."""
 
     def __init__(self, folder: Path, forward: Callable[[int, dict[str, float]], None] | None = None) -> None:
-        self.path = folder / EPOCHS
+        self.path = folder / paths.EPOCHS
         # An interrupted attempt's epochs, which a resumed run goes on from.
         self.records = read(self.path) if self.path.is_file() else []
         self.forward = forward

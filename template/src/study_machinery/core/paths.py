@@ -19,6 +19,22 @@ README = ROOT / "README.md"
 RUN_SUBDIR = "${variant}/seed_${seed}"
 
 
+# The files of one run's folder (runs/TIER/VARIANT/seed_S/), each named here only.
+RUN_METRICS = "metrics.json"  # what the research code returned: the run has finished once it is there
+RUN_RECORD = "run.json"  # the run's provenance: config, identity, code, environment, compute
+RUN_LOG = "run.log"  # its log, the research code's warnings included
+EPOCHS = "epochs.json"  # its per-epoch scores (core/epochs.py)
+SUBMITTED = "submitted.json"  # in an attempt: the SLURM task given the run (executors/slurm_jobs.py)
+# The files of a tier's recorded result (results/TIER/): the aggregate stage's, then the report's.
+SUMMARY = "metrics.json"  # each variant's mean, spread and interval per metric
+COMPARISONS = "comparisons.json"  # each variant against the method: difference, p-values, verdict
+COMPUTE = "compute.json"  # the compute the runs used
+RUNS_TABLE = "runs.csv"  # one row per run
+CURVES_TABLE = "curves.csv"  # the learning curves
+TABLE_MD, TABLE_TEX, DIFFERENCES_TEX = "table.md", "table.tex", "differences.tex"
+FIGURE, CURVES_FIGURE = "figure", "curves"  # each drawn as .png and .pdf
+
+
 def runs_dir(tier: str) -> Path:
     """Where a tier's runs are: runs/TIER."""
     return RUNS_DIR / tier

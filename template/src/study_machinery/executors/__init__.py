@@ -11,7 +11,6 @@ moving a tier from one executor to another re-runs nothing, and a run computes t
 wherever it runs on the same hardware (the seeds and its threads are in its config).
 """
 
-import os
 import re
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -82,17 +81,6 @@ class Ray:
     gpus_per_run: float = 0.0
     # Memory per run in GiB, which Ray reserves for it; null: none reserved.
     memory_per_run_gb: float | None = None
-
-
-# Set before Python starts in every process that runs runs, as dvc.yaml and the nox sessions
-# set them for a tier on this machine.
-RUN_ENV = ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG")
-
-
-def run_environment() -> dict[str, str]:
-    """What a SLURM job or a Ray worker is given: hash seed 0 (every run of the study starts with
-    it), and the others of RUN_ENV as this process has them."""
-    return {"PYTHONHASHSEED": "0"} | {name: os.environ[name] for name in RUN_ENV if name in os.environ}
 
 
 SCHEMAS = {Kind.cores: Cores, Kind.basic: Basic, Kind.slurm: Slurm, Kind.ray: Ray}

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from study_machinery.core import paths
+from study_machinery.core.environment import run_environment
 from study_machinery.core.errors import StudyError
-from study_machinery.executors import Ray, run_environment
+from study_machinery.executors import Ray
 from study_machinery.runs.plan import Planned
 
 # Where Ray keeps the token of a cluster with token authentication (`ray get-auth-token`).

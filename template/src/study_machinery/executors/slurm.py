@@ -86,7 +86,7 @@ def submission_of(run_: Planned) -> Submission | None:
     """The record of the job that has the run: in its attempt, or, where template 0.4 submitted
     it, in the run's own folder while that holds no finished run."""
     found = Submission.of(paths.attempt_dir(run_.folder))
-    if found is None and not (run_.folder / "metrics.json").exists():
+    if found is None and not (run_.folder / paths.RUN_METRICS).exists():
         found = Submission.of(run_.folder)
     return found
 

@@ -18,7 +18,6 @@ from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
 
 # Beside a run's results: which array task was given it, under which identity.
-SUBMITTED = "submitted.json"
 
 
 @dataclass
@@ -33,7 +32,7 @@ class Submission:
     @classmethod
     def of(cls, folder: Path) -> "Submission | None":
         try:
-            return cls(**json.loads((folder / SUBMITTED).read_text(encoding="utf-8")))
+            return cls(**json.loads((folder / paths.SUBMITTED).read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             return None
 

@@ -18,9 +18,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from study_machinery.core import paths
+from study_machinery.core.environment import run_environment
 from study_machinery.core.errors import StudyError
-from study_machinery.executors import Slurm, run_environment, slurm_jobs
-from study_machinery.executors.slurm_jobs import SUBMITTED, Submission
+from study_machinery.executors import Slurm, slurm_jobs
+from study_machinery.executors.slurm_jobs import Submission
 from study_machinery.runs import run
 from study_machinery.runs.plan import Planned
 from study_machinery.tracking.settings import groups
@@ -212,7 +213,7 @@ def submit(tier: str, runs: list[Planned], settings: Slurm, forced: frozenset[st
             log = paths.shown(folder / f"{job}_{index}.out")
             again = run_.fresh or run_.name in forced
             record = Submission(f"{job}_{index}", run_.identity.key, log, now, forced=again)
-            run.write_json(attempt / SUBMITTED, asdict(record))
+            run.write_json(attempt / paths.SUBMITTED, asdict(record))
         released = slurm_jobs.command("scontrol", "release", job)
         if released is None or released.returncode != 0:
             said = released.stderr.strip() if released is not None else "no scontrol"
@@ -220,6 +221,6 @@ def submit(tier: str, runs: list[Planned], settings: Slurm, forced: frozenset[st
     except BaseException:
         slurm_jobs.command("scancel", job)
         for run_ in runs:
-            (paths.attempt_dir(run_.folder) / SUBMITTED).unlink(missing_ok=True)
+            (paths.attempt_dir(run_.folder) / paths.SUBMITTED).unlink(missing_ok=True)
         raise
     return job

@@ -22,7 +22,7 @@ END = "<!-- results:end -->"
 def section(results_dir: Path, tier: str, seeds_vary: str) -> str:
     """The tables and the figures of a recorded result, as they stand in the README."""
     recorded = load(results_dir, tier)
-    for name in ("figure.png", "curves.png"):
+    for name in (f"{paths.FIGURE}.png", f"{paths.CURVES_FIGURE}.png"):
         if not (results_dir / name).is_file():
             raise ResultsError(f"{results_dir / name} is missing: run `uvx nox -s record`.")
     return section_of(recorded, seeds_vary)
@@ -31,13 +31,13 @@ def section(results_dir: Path, tier: str, seeds_vary: str) -> str:
 def section_of(recorded: Recorded, seeds_vary: str) -> str:
     metrics = ", ".join(recorded.metrics)
     alt = f"{metrics} per variant: means with 95% confidence intervals over the seeds"
-    section = f"{tables.markdown(recorded, seeds_vary)}\n![{alt}]({recorded.shown('figure.png')})\n"
+    section = f"{tables.markdown(recorded, seeds_vary)}\n![{alt}]({recorded.shown(f'{paths.FIGURE}.png')})\n"
     x = recorded.study.curves.x
     if not recorded.curves:
         return section + f"\nNo variant reports per-{x} scores, so there are no learning curves."
     scores = ", ".join(dict.fromkeys(row["score"] for row in recorded.curves))
     alt = f"Learning curves per variant: {scores} per {x}, means over the seeds with 95% confidence bands"
-    return section + f"\n![{alt}]({recorded.shown('curves.png')})"
+    return section + f"\n![{alt}]({recorded.shown(f'{paths.CURVES_FIGURE}.png')})"
 
 
 def with_section(readme: str, content: str, readme_path: Path) -> str:

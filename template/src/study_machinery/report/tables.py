@@ -6,6 +6,7 @@ what the seeds vary, and what the intervals mean, so it can be read alone.
 
 from collections.abc import Callable
 
+from study_machinery.core import paths
 from study_machinery.core.study import METHOD
 from study_machinery.report.latex import escape
 from study_machinery.results.recorded import Recorded
@@ -200,7 +201,7 @@ def latex_results(recorded: Recorded, seeds_vary: str) -> str:
     ]
     caption = f"{results_caption(recorded, seeds_vary)} {compute_sentence(recorded)}"
     rows = _result_rows(recorded, r"$\pm$", escape)
-    return _latex_table("tab:results", caption, columns, rows, recorded.shown("metrics.json"))
+    return _latex_table("tab:results", caption, columns, rows, recorded.shown(paths.SUMMARY))
 
 
 def latex_differences(recorded: Recorded) -> str:
@@ -214,5 +215,5 @@ def latex_differences(recorded: Recorded) -> str:
         ),
     ]
     rows = _difference_rows(recorded, lambda value: f"${value:+.4f}$", escape)
-    source = recorded.shown("comparisons.json")
+    source = recorded.shown(paths.COMPARISONS)
     return _latex_table("tab:differences", differences_caption(recorded), columns, rows, source)

@@ -19,13 +19,13 @@ def write_report(tier: str) -> None:
     study = load_study()
     folder = paths.results_dir(tier)
     recorded = load(folder, tier)
-    (folder / "table.md").write_text(tables.markdown(recorded, study.seeds_vary), encoding="utf-8")
-    (folder / "table.tex").write_text(tables.latex_results(recorded, study.seeds_vary), encoding="utf-8")
-    (folder / "differences.tex").write_text(tables.latex_differences(recorded), encoding="utf-8")
+    (folder / paths.TABLE_MD).write_text(tables.markdown(recorded, study.seeds_vary), encoding="utf-8")
+    (folder / paths.TABLE_TEX).write_text(tables.latex_results(recorded, study.seeds_vary), encoding="utf-8")
+    (folder / paths.DIFFERENCES_TEX).write_text(tables.latex_differences(recorded), encoding="utf-8")
     write_figures(recorded, study.seeds_vary, folder)
 
 
 def write_figures(recorded: Recorded, seeds_vary: str, folder: Path) -> None:
     with figure.style():
-        figure.save(figure.draw(recorded, seeds_vary), folder, "figure")
-        figure.save(curves.draw(recorded, seeds_vary), folder, "curves")
+        figure.save(figure.draw(recorded, seeds_vary), folder, paths.FIGURE)
+        figure.save(curves.draw(recorded, seeds_vary), folder, paths.CURVES_FIGURE)

@@ -49,21 +49,21 @@ def collect(
     for variant in names:
         for seed in (seed for seed in seeds if (variant, seed) not in left_out):
             run_dir = paths.run_dir(runs_dir, variant, seed)
-            if not (run_dir / "metrics.json").is_file():
+            if not (run_dir / paths.RUN_METRICS).is_file():
                 missing.append(str(run_dir))
                 continue
-            metrics = json.loads((run_dir / "metrics.json").read_text())
+            metrics = json.loads((run_dir / paths.RUN_METRICS).read_text())
             if rows and set(metrics) != set(metric_names(rows)):
                 raise IncompleteRunsError(
-                    f"{run_dir / 'metrics.json'} has metrics {sorted(metrics)}, "
+                    f"{run_dir / paths.RUN_METRICS} has metrics {sorted(metrics)}, "
                     f"other runs {sorted(metric_names(rows))}: every run must report the same ones."
                 )
             not_finite = [name for name, value in metrics.items() if not math.isfinite(value)]
             if not_finite:
                 raise IncompleteRunsError(
-                    f"{run_dir / 'metrics.json'}: not a number: {', '.join(not_finite)}."
+                    f"{run_dir / paths.RUN_METRICS}: not a number: {', '.join(not_finite)}."
                 )
-            provenance = json.loads((run_dir / "run.json").read_text())
+            provenance = json.loads((run_dir / paths.RUN_RECORD).read_text())
             usage = {key: provenance[key] for key in USAGE[:3]}
             # Runs recorded before template 0.5 did not say where they ran.
             usage["host"] = provenance.get("where", {}).get("host", "unknown")
@@ -193,12 +193,12 @@ def write_results(
 ) -> None:
     # Everything is computed before anything is written: a failure leaves no half-written result.
     summaries = {
-        "metrics.json": summarise(rows, names, study.ordered_metrics()),
-        "comparisons.json": compare_with_method(rows, names, study),
-        "compute.json": compute_used(rows, study.compute),
+        paths.SUMMARY: summarise(rows, names, study.ordered_metrics()),
+        paths.COMPARISONS: compare_with_method(rows, names, study),
+        paths.COMPUTE: compute_used(rows, study.compute),
     }
     results_dir.mkdir(parents=True, exist_ok=True)
-    with (results_dir / "runs.csv").open("w", newline="") as handle:
+    with (results_dir / paths.RUNS_TABLE).open("w", newline="") as handle:
         writer = csv.DictWriter(
             handle,
             fieldnames=["variant", "seed", *metric_names(rows)],
@@ -209,7 +209,7 @@ def write_results(
         writer.writerows(rows)
     for name, content in summaries.items():
         (results_dir / name).write_text(json.dumps(content, indent=2) + "\n")
-    curves.write_table(learning or [], results_dir / "curves.csv")
+    curves.write_table(learning or [], results_dir / paths.CURVES_TABLE)
 
 
 def aggregate_tier(tier: str) -> None:
@@ -220,7 +220,7 @@ def aggregate_tier(tier: str) -> None:
     left_out = frozenset((exclusion.variant, exclusion.seed) for exclusion in study.left_out(tier))
     rows = collect(paths.runs_dir(tier), names, seeds, left_out)
     # collect() checked that every run reports the same metrics: the first run speaks for all.
-    first = paths.run_dir(paths.runs_dir(tier), rows[0]["variant"], rows[0]["seed"]) / "metrics.json"
+    first = paths.run_dir(paths.runs_dir(tier), rows[0]["variant"], rows[0]["seed"]) / paths.RUN_METRICS
     check_reported(study, metric_names(rows), paths.shown(first))
     learning = curves.summarise(paths.runs_dir(tier), names, seeds, left_out)
     write_results(rows, names, paths.results_dir(tier), study, learning)

@@ -29,7 +29,7 @@ def summarise(
             {record["epoch"]: record for record in epochs.read(path)}
             for seed in seeds
             if (variant, seed) not in left_out
-            and (path := paths.run_dir(runs_dir, variant, seed) / epochs.EPOCHS).is_file()
+            and (path := paths.run_dir(runs_dir, variant, seed) / paths.EPOCHS).is_file()
         ]
         scores = list(dict.fromkeys(name for run in runs for record in run.values() for name in record))
         for score in (name for name in scores if name != "epoch"):

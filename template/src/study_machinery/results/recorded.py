@@ -66,38 +66,40 @@ class Recorded:
 def load(folder: Path, tier: str | None = None, study: StudyConfig | None = None) -> Recorded:
     """Read results/<tier>/; raise ResultsError naming the file and the entry that is missing."""
     study = study or load_study()
-    names = ("metrics.json", "comparisons.json", "compute.json", "runs.csv", "curves.csv")
+    names = (paths.SUMMARY, paths.COMPARISONS, paths.COMPUTE, paths.RUNS_TABLE, paths.CURVES_TABLE)
     files = {name: folder / name for name in names}
     for path in files.values():
         if not path.is_file():
             raise ResultsError(f"{path} is missing: run `uvx nox -s record` to record the result.")
-    summary = _json(files["metrics.json"])
-    comparisons = _json(files["comparisons.json"])
+    summary = _json(files[paths.SUMMARY])
+    comparisons = _json(files[paths.COMPARISONS])
     if METHOD not in summary:
-        raise ResultsError(f"{files['metrics.json']} has no entry for the method, {METHOD!r}.")
+        raise ResultsError(f"{files[paths.SUMMARY]} has no entry for the method, {METHOD!r}.")
     metrics = list(summary[METHOD])
     if set(metrics) != set(study.metrics):
         raise ResultsError(
-            f"{files['metrics.json']} holds the metrics {', '.join(metrics)}; conf/study.yaml declares "
+            f"{files[paths.SUMMARY]} holds the metrics {', '.join(metrics)}; conf/study.yaml declares "
             f"{', '.join(study.metrics)}: run `uvx nox -s record` to record the result again."
         )
-    _require(files["metrics.json"], summary, list(summary), metrics, STATISTICS)
+    _require(files[paths.SUMMARY], summary, list(summary), metrics, STATISTICS)
     others = [variant for variant in summary if variant != METHOD]
     for test in TESTS:
         tested = {
             v: {m: entry.get(test) for m, entry in by_metric.items()} for v, by_metric in comparisons.items()
         }
-        _require(files["comparisons.json"], tested, others, metrics, DIFFERENCES)
-    compute = _json(files["compute.json"])
+        _require(files[paths.COMPARISONS], tested, others, metrics, DIFFERENCES)
+    compute = _json(files[paths.COMPUTE])
     missing = [key for key in COMPUTE if key not in compute]
     if missing:
-        raise ResultsError(f"{files['compute.json']} lacks {', '.join(missing)}.")
-    with files["runs.csv"].open(newline="") as handle:
+        raise ResultsError(f"{files[paths.COMPUTE]} lacks {', '.join(missing)}.")
+    with files[paths.RUNS_TABLE].open(newline="") as handle:
         runs = list(csv.DictReader(handle))
     try:
-        learning = curves.read_table(files["curves.csv"])
+        learning = curves.read_table(files[paths.CURVES_TABLE])
     except (KeyError, TypeError, ValueError) as error:
-        raise ResultsError(f"{files['curves.csv']} is not a table of learning curves ({error}).") from None
+        raise ResultsError(
+            f"{files[paths.CURVES_TABLE]} is not a table of learning curves ({error})."
+        ) from None
     return Recorded(tier or folder.name, folder, summary, comparisons, compute, runs, learning, study)
 
 

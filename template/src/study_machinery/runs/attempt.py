@@ -51,7 +51,7 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
         return Outcome(run_.name, f"its attempt folder could not be made ready: {first_line(error)}")
     if attempt is None:
         return Outcome(run_.name)  # it had finished, and was stopped before it replaced its folder
-    log_file = attempt / "run.log"
+    log_file = attempt / paths.RUN_LOG
     handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
@@ -88,7 +88,7 @@ def research_warnings(runs: list[Planned]) -> dict[str, list[str]]:
     for run_ in runs:
         # An attempt that is still there is the run's latest (the recorded folder is older).
         attempt = paths.attempt_dir(run_.folder)
-        log = (attempt if attempt.is_dir() else run_.folder) / "run.log"
+        log = (attempt if attempt.is_dir() else run_.folder) / paths.RUN_LOG
         if not log.is_file():
             continue
         text = log.read_text(encoding="utf-8", errors="replace")

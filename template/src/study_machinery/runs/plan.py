@@ -106,7 +106,7 @@ def state(run: Planned) -> tuple[str, list[str]]:
 
 def folder_state(folder: Path, key: Identity) -> tuple[str, list[str]]:
     """The state of what a run folder (or an attempt) holds, for a run of identity `key`."""
-    metrics, record = folder / "metrics.json", folder / "run.json"
+    metrics, record = folder / paths.RUN_METRICS, folder / paths.RUN_RECORD
     if not metrics.is_file() or not record.is_file():
         return "missing", []
     try:

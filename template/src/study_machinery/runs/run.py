@@ -65,7 +65,7 @@ def prepare_folder(
     `fresh` (`--rerun-all`), starts afresh."""
     started = folder / STARTED
     expected = json_text(key.record())
-    interrupted = folder.is_dir() and not (folder / "metrics.json").exists()
+    interrupted = folder.is_dir() and not (folder / paths.RUN_METRICS).exists()
     if not fresh and interrupted and started.is_file() and started.read_text(encoding="utf-8") == expected:
         return
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,7 +93,7 @@ def prepare_attempt(
             swap_in(attempt, folder)
         return None
     started = folder / STARTED
-    if not attempt.exists() and not (folder / "metrics.json").exists() and started.is_file():
+    if not attempt.exists() and not (folder / paths.RUN_METRICS).exists() and started.is_file():
         # An attempt interrupted inside the run's folder itself (template 0.4): it goes on beside.
         folder.rename(attempt)
     prepare_folder(attempt, key, keep, fresh)
@@ -126,7 +126,7 @@ def recover(folder: Path) -> bool:
     replaced, attempt = paths.replaced_dir(folder), paths.attempt_dir(folder)
     if folder.exists() or not replaced.exists():
         return False
-    if (attempt / "metrics.json").is_file():
+    if (attempt / paths.RUN_METRICS).is_file():
         attempt.rename(folder)
         _discard(replaced)
         return True
@@ -192,8 +192,8 @@ def _timed(
         "environment": provenance.environment(),
         "config": resolved,
     }
-    write_json(folder / "run.json", record)
-    write_json(folder / "metrics.json", metrics)
+    write_json(folder / paths.RUN_RECORD, record)
+    write_json(folder / paths.RUN_METRICS, metrics)
     log.info("%s seed %d: %s (%.1f s)", resolved["variant"], resolved["seed"], metrics, seconds)
     return metrics
 

@@ -23,7 +23,7 @@ from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
 from study_machinery.core.study import load_study
 from study_machinery.executors import Kind, local, slurm, slurm_submit
-from study_machinery.executors.slurm_jobs import SUBMITTED, Submission, why_ended
+from study_machinery.executors.slurm_jobs import Submission, why_ended
 from study_machinery.runs.attempt import Outcome, execute, research_warnings
 from study_machinery.runs.plan import Planned, plan, state, summary
 from study_machinery.tiers.progress import Progress
@@ -216,7 +216,7 @@ def run_job(tier: str, variant: str, seed: int, identity: str) -> None:
         print(f"{run_.name} is done already (its job ran twice?): kept as it is.", file=sys.stderr)
         return
     # What the submission recorded stays: the tier command that collects the run reads it.
-    outcome = execute(run_, keep=frozenset({SUBMITTED}))
+    outcome = execute(run_, keep=frozenset({paths.SUBMITTED}))
     if outcome.error is not None:
         raise StudyError(f"{outcome.error} (log: {outcome.log})")
 

@@ -57,6 +57,7 @@ def index(results: Path, runs: list[Path]) -> None:
     left out; with no run left, the file is removed.
     """
     path = results / "dvc.yaml"
+    # DVCLive writes a metrics.json of its own into its folder once a run has finished.
     folders = [run / FOLDER for run in runs if (run / FOLDER / "metrics.json").is_file()]
     if not folders:
         path.unlink(missing_ok=True)

@@ -100,7 +100,7 @@ class Context:
     @property
     def provenance(self) -> str:
         """The run's provenance record, as a path from the study's root."""
-        return paths.shown(self.recorded_as / "run.json")
+        return paths.shown(self.recorded_as / paths.RUN_RECORD)
 
     def tags(self) -> dict[str, str]:
         return {

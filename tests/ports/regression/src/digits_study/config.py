@@ -1,10 +1,10 @@
-"""The schema of every config under conf/.
+"""The schema of every config under conf/: each key's type and meaning; conf/ holds the values.
 
 Hydra checks each composed config against these dataclasses, so a misspelt key
 or a value of the wrong type fails at compose time, before any data is loaded.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -16,17 +16,17 @@ from omegaconf import MISSING
 class DataConfig:
     # Relative to the study's root, where every command runs.
     path: str = MISSING
-    test_fraction: float = 0.25
+    test_fraction: float = MISSING
     # Share of the training split that is used; the scale sets it.
     train_fraction: float = MISSING
     # Named sets of columns, so that an ablation can drop a kind of measurement at once.
-    groups: dict[str, list[str]] = field(default_factory=dict)
+    groups: dict[str, list[str]] = MISSING
 
 
 @dataclass
 class FeaturesConfig:
     # Groups of data.groups the models do not see; every other column they do.
-    drop: list[str] = field(default_factory=list)
+    drop: list[str] = MISSING
 
 
 class Scaler(Enum):
@@ -36,29 +36,29 @@ class Scaler(Enum):
 
 @dataclass
 class PreprocessingConfig:
-    scaler: Scaler = Scaler.standard
+    scaler: Scaler = MISSING
 
 
 @dataclass
 class BoostingConfig:
     # How a boosted model is fitted; the scale sets the rounds. The other models ignore it.
     n_estimators: int = MISSING
-    learning_rate: float = 0.05
+    learning_rate: float = MISSING
     # Share of the training rows each round's tree is fitted on, drawn with the run's seed.
-    subsample: float = 0.8
+    subsample: float = MISSING
 
 
 @dataclass
 class GradientBoostingConfig:
     # The shape of each round's regression tree.
-    max_depth: int = 2
-    min_samples_leaf: int = 10
+    max_depth: int = MISSING
+    min_samples_leaf: int = MISSING
 
 
 @dataclass
 class RidgeConfig:
     # The L2 penalty on the coefficients (of standardised features).
-    alpha: float = 1.0
+    alpha: float = MISSING
 
 
 @dataclass
@@ -75,10 +75,10 @@ class Config:
     # Which file under conf/scale/ sets its size: smoke, small, medium or large.
     scale: str = MISSING
     # Seed 0 is as good a seed as any: there is no "unseeded" run.
-    seed: int = 0
+    seed: int = MISSING
     # One BLAS thread per run: results then do not depend on the number of
     # cores, and parallel runs do not compete for them.
-    threads: int = 1
+    threads: int = MISSING
     data: DataConfig = MISSING
     features: FeaturesConfig = MISSING
     preprocessing: PreprocessingConfig = MISSING
