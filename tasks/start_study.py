@@ -14,7 +14,6 @@ in place and the message says how to finish by hand.
 
 import argparse
 import os
-import re
 import runpy
 import shutil
 import signal
@@ -108,16 +107,15 @@ def record(package: str) -> bool:
         return False
     # The study gets an environment of its own, whatever environment copier runs in.
     # With what every process that runs research code is started with (the study's own list).
-    run_environment = runpy.run_path("src/study_machinery/core/environment.py")["RUN_ENVIRONMENT"]
-    env = {**without_outer(os.environ), **run_environment}
+    environment = runpy.run_path("src/study_machinery/core/environment.py")
+    env = {**without_outer(os.environ), **environment["RUN_ENVIRONMENT"]}
     # The pipeline starts a dozen Python processes; with cached bytecode the
     # second import of scikit-learn takes 1 s instead of 2.5 s.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     run = ["uv", "run", "--frozen", "--no-sync"]
     # With the trackers' packages when the study has chosen any, so the first runs log to them.
-    chosen = re.search(r"(?m)^tracking\s*=", Path("pyproject.toml").read_text(encoding="utf-8"))
-    tracking = ["--group", "tracking"] if chosen else []
-    sync = ["uv", "sync", "--no-default-groups", "--group", "pipeline", *tracking]
+    groups = environment["dependency_groups"](Path.cwd())
+    sync = ["uv", "sync", "--no-default-groups", *(f"--group={group}" for group in groups)]
     # From the packages uv already has, when they are enough (a fraction of a second,
     # and it works without a network); otherwise from the package index.
     from_cache = step("lock the dependencies from uv's cache", [*sync, "--offline"], env, quiet=True)

@@ -4,12 +4,15 @@ Some settings take effect only when set before Python (or CUDA) starts, so they 
 from inside a run. `python -m study_machinery` therefore starts itself again with them when
 they are not set (rerun_with_it, called first of all by __main__.py); the executors give them
 to every worker, SLURM job and Ray task (run_environment); the noxfile and the copy task read
-them from this file. This module imports nothing but the standard library, so that they can.
+them from this file, with the dependency groups a run needs. This module imports nothing but
+the standard library, so that they can.
 """
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 RUN_ENVIRONMENT = {
     # str hashes, and so the order of sets, the same in every process: Python reads it at start.
@@ -19,6 +22,13 @@ RUN_ENVIRONMENT = {
     # No usage reports from DVC: a study's commands contact no one unasked.
     "DVC_NO_ANALYTICS": "1",
 }
+
+
+def dependency_groups(root: Path) -> list[str]:
+    """The dependency groups a tier's runs need: the pipeline's, and the trackers' packages
+    (the `tracking` group of pyproject.toml) when the study has chosen any."""
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    return ["pipeline", *(["tracking"] if re.search(r"(?m)^tracking\s*=", pyproject) else [])]
 
 
 def run_environment() -> dict[str, str]:

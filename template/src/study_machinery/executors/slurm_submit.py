@@ -18,13 +18,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from study_machinery.core import paths
-from study_machinery.core.environment import run_environment
+from study_machinery.core.environment import dependency_groups, run_environment
 from study_machinery.core.errors import StudyError
 from study_machinery.executors import Slurm, slurm_jobs
 from study_machinery.executors.slurm_jobs import Submission
 from study_machinery.runs import run
 from study_machinery.runs.plan import Planned
-from study_machinery.tracking.settings import groups
 
 JOBS_DIR = paths.ROOT / "jobs"
 
@@ -88,7 +87,7 @@ def environment() -> Path:
         if key not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
     }
     # --inexact: keep what else is installed there (the dev tools); --frozen: exactly uv.lock.
-    chosen = [f"--group={group}" for group in ("pipeline", *groups())]
+    chosen = [f"--group={group}" for group in dependency_groups(paths.ROOT)]
     result = subprocess.run(
         [uv, "sync", "--frozen", "--inexact", *chosen, "--quiet"],
         cwd=paths.ROOT,

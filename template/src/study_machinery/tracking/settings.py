@@ -5,7 +5,6 @@ tracking package that feeds them, so that each reads its settings without import
 """
 
 import os
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -56,12 +55,6 @@ class Settings:
     project: str = "study"
     mlflow: MLflowSettings = field(default_factory=MLflowSettings)
     wandb: WandbSettings = field(default_factory=WandbSettings)
-
-
-def groups(root: Path = paths.ROOT) -> list[str]:
-    """["tracking"] when pyproject.toml has that dependency group (the trackers' packages), else []."""
-    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
-    return ["tracking"] if re.search(r"(?m)^tracking\s*=", pyproject) else []
 
 
 def load(path: Path | None = None) -> Settings:
