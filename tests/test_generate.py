@@ -90,7 +90,7 @@ RESEARCH_MODULES = {"sklearn": RESEARCH, "pytorch": [*RESEARCH, "train"]}
 # The template's machinery, in src/study_machinery/: by subpackage (docs/layout.md), and on top.
 MACHINERY = {
     "": ["__init__", "__main__", "cli", "contract"],
-    "core": ["__init__", "epochs", "errors", "paths", "provenance", "settings", "study"],
+    "core": ["__init__", "environment", "epochs", "errors", "paths", "provenance", "settings", "study"],
     "tracking": ["__init__", "dvclive_run", "mlflow_run", "settings", "wandb_run"],
     "runs": ["__init__", "ablations", "attempt", "identity", "plan", "run"],
     "executors": ["__init__", "local", "ray_tasks", "slurm", "slurm_jobs", "slurm_submit"],
