@@ -146,7 +146,14 @@ def record(package: str) -> bool:
     # The demo's data and runs are under 1 MB: a remote that takes minutes is not answering.
     push = [*run, "python", "-m", "study_machinery", "push"]
     silent = "The DVC remote did not answer: check its address, then push with `uvx nox -s push`."
-    step("push the data and the runs to the DVC remote", push, env, True, PUSH_SECONDS, silent)
+    step(
+        "push the data and the runs to the DVC remote",
+        push,
+        env,
+        quiet=True,
+        timeout=PUSH_SECONDS,
+        unexplained=silent,
+    )
     return True
 
 
