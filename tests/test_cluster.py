@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import copy_study, git, run
+from conftest import REPO, copy_study, git, run
 from slurm_cluster import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
@@ -99,6 +99,32 @@ def test_the_main_tier_on_ray_gives_the_same_bits_and_result(study):
     assert run_metrics(study, MAIN_TIER) == local
     assert all("ray" in place and "node_id" in place["ray"] for place in where(study, MAIN_TIER))
     assert_same_recorded_result(study)
+
+
+# A fenced block of docs/clusters.md whose first line names the file it is: `# PATH`.
+DOC_FILE = re.compile(r"^```(?:python|yaml)\n# (\S+)\n(.*?)^```", re.M | re.S)
+
+
+def test_an_engine_added_as_docs_clusters_md_shows_runs_a_tier_to_the_same_bits(study):
+    """Another engine is one module and one file: those of the docs, copied as they stand."""
+    blocks = DOC_FILE.findall((REPO / "docs" / "clusters.md").read_text())
+    assert [path for path, _ in blocks] == [
+        "src/study_machinery/executors/processes.py",
+        "conf/executor/processes.yaml",
+    ]
+    before = run_metrics(study, "smoke")
+    try:
+        for path, text in blocks:
+            (study / path).write_text(text)
+        result = machinery(study, "tier", "smoke", "executor=processes", "--rerun-all")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "12 runs executed" in result.stderr
+        assert run_metrics(study, "smoke") == before
+        status = machinery(study, "status", "smoke", "--summary")
+        assert "0 of 12 runs to execute" in status.stdout, status.stdout
+    finally:
+        for path, _ in blocks:
+            (study / path).unlink(missing_ok=True)
 
 
 def test_the_main_tier_on_slurm_gives_the_same_bits_and_result(study, slurm):

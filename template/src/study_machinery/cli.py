@@ -79,7 +79,7 @@ def job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from study_machinery import contract
     from study_machinery.core.study import check_config_files, load_study
-    from study_machinery.executors.slurm import whereabouts, with_forced
+    from study_machinery.executors.records import whereabouts, with_forced
     from study_machinery.runs.plan import plan, state, summary, unused
 
     tiers = load_study().tiers
@@ -92,9 +92,9 @@ def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         states = with_forced(planned, [state(run) for run in planned])
         if not args.summary:
             unfinished = [run for run, (status, _) in zip(planned, states, strict=True) if status != "done"]
-            in_slurm = whereabouts(unfinished)
+            held = whereabouts(unfinished)
             for run, (status, why) in zip(planned, states, strict=True):
-                why = why + ([in_slurm[run.name]] if run.name in in_slurm else [])
+                why = why + ([held[run.name]] if run.name in held else [])
                 reasons = f" ({', '.join(why)})" if why else ""
                 print(f"{name:<8} {run.variant:<32} seed {run.seed:<4} {status}{reasons}")
             for folder in unused(paths.runs_dir(name), planned):

@@ -15,7 +15,7 @@ from study_machinery import executors
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
 from study_machinery.core.study import load_study
-from study_machinery.executors import Kind, ray_tasks, slurm, slurm_jobs, slurm_submit
+from study_machinery.executors import Submission, records, slurm, slurm_jobs, slurm_submit
 from study_machinery.runs import attempt
 from study_machinery.tiers import tier
 from study_machinery.tiers.tier import run_job
@@ -25,7 +25,12 @@ EXECUTOR_FILES = sorted((paths.CONF_DIR / "executor").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", EXECUTOR_FILES, ids=lambda path: path.stem)
 def test_every_executor_file_loads_as_its_kind(path):
-    assert executors.load(path.stem).kind is Kind(path.stem)
+    executor = executors.load(path.stem)
+    assert executor.settings.kind == path.stem and type(executor).__module__.endswith(f".{path.stem}")
+
+
+def test_the_kinds_are_the_modules_that_define_an_executor():
+    assert executors.kinds() == ["basic", "cores", "ray", "slurm"]
 
 
 def test_every_tier_names_an_executor_that_loads():
@@ -62,13 +67,13 @@ def test_a_typo_in_an_executor_file_names_the_file(tmp_path):
     with pytest.raises(StudyError, match=r"cluster.yaml: write time_limit in quotes"):
         executors.load("cluster", conf_dir=tmp_path)
     (tmp_path / "executor" / "cluster.yaml").write_text("partition: gpu\n")
-    with pytest.raises(StudyError, match="`kind` must be one of cores, basic, slurm, ray"):
+    with pytest.raises(StudyError, match="`kind` must be one of basic, cores, ray, slurm"):
         executors.load("cluster", conf_dir=tmp_path)
 
 
 def test_a_time_limit_on_the_command_line_is_taken_as_typed():
-    assert executors.load("slurm", ["executor.time_limit=4:00:00"]).time_limit == "4:00:00"
-    assert executors.load("slurm", ["executor.partition=3"]).partition == "3"
+    assert executors.load("slurm", ["executor.time_limit=4:00:00"]).settings.time_limit == "4:00:00"
+    assert executors.load("slurm", ["executor.partition=3"]).settings.partition == "3"
 
 
 def test_a_tier_of_template_0_4_names_its_executor_launcher(tmp_path):
@@ -80,14 +85,14 @@ def test_a_tier_of_template_0_4_names_its_executor_launcher(tmp_path):
     assert load_study(tmp_path).tiers["smoke"].executor == "basic"
 
 
-def test_detach_and_resubmit_are_for_slurm_alone():
-    with pytest.raises(StudyError, match="for the slurm executor, not cores"):
+def test_detach_and_resubmit_are_for_executors_whose_runs_outlive_the_command():
+    with pytest.raises(StudyError, match=r"whose runs outlive the tier command .*, not cores"):
         tier.run_tier("smoke", executor_name="cores", detach=True)
 
 
-def submitted(run_, job: str, identity: str | None = None) -> slurm_jobs.Submission:
+def submitted(run_, job: str, identity: str | None = None) -> Submission:
     """What `submit` records for a run: in its attempt folder, never in the run's own."""
-    submission = slurm_jobs.Submission(job, identity or run_.identity.key, f"jobs/smoke/{job}.out", "now")
+    submission = Submission("slurm", job, identity or run_.identity.key, f"jobs/smoke/{job}.out", "now")
     attempt = paths.attempt_dir(run_.folder)
     attempt.mkdir(parents=True, exist_ok=True)
     (attempt / paths.SUBMITTED).write_text(json.dumps(asdict(submission)))
@@ -111,14 +116,14 @@ def test_runs_are_sorted_by_what_slurm_has_of_them(four_runs, monkeypatch):
     submitted(finished, "7_4")
     assert attempt.execute(finished, keep=frozenset({paths.SUBMITTED})).error is None  # as its job would
     monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {"7_0": "RUNNING", "7_1": "PENDING"})
-    sorted_ = slurm.sort([*four_runs, finished])
+    sorted_ = records.sort([*four_runs, finished])
     assert [run_.name for run_, _ in sorted_.waiting] == [waiting.name]
     assert [(run_.name, state) for run_, _, state in sorted_.busy] == [(older.name, "PENDING")]
     assert [run_.name for run_, _ in sorted_.ended] == [ended.name]
     assert [run_.name for run_ in sorted_.new] == [new.name]
     assert [run_.name for run_ in sorted_.finished] == [finished.name]
     with pytest.raises(StudyError, match=r"still SLURM jobs.*job 7_1, PENDING.*`scancel`"):
-        slurm.refuse_busy("smoke", sorted_.busy, "so they are not run again beside them")
+        records.refuse_busy("smoke", sorted_.busy, "so they are not run again beside them")
 
 
 def test_a_forced_rerun_does_again_the_runs_whose_jobs_finished_them(four_runs, monkeypatch):
@@ -126,11 +131,11 @@ def test_a_forced_rerun_does_again_the_runs_whose_jobs_finished_them(four_runs, 
     done = four_runs[0]
     submitted(done, "8_0")
     assert attempt.execute(done, keep=frozenset({paths.SUBMITTED})).error is None  # as its job would
-    assert slurm_jobs.Submission.of(done.folder).job == "8_0", "the record went along into the run's folder"
+    assert Submission.of(done.folder).job == "8_0", "the record went along into the run's folder"
     assert not paths.attempt_dir(done.folder).exists()
     monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {})
-    assert [run_.name for run_ in slurm.sort([done]).finished] == [done.name]
-    assert [run_.name for run_ in slurm.sort([done], history=True).new] == [done.name]
+    assert [run_.name for run_ in records.sort([done]).finished] == [done.name]
+    assert [run_.name for run_ in records.sort([done], history=True).new] == [done.name]
 
 
 def test_squeue_says_why_a_job_is_pending_and_a_hopeless_reason_ends_the_wait(four_runs, monkeypatch):
@@ -166,17 +171,7 @@ def test_a_job_that_finds_its_run_done_lets_it_be_and_the_tier_sees_it_finished(
     run_job("smoke", done.variant, done.seed, done.identity.key)
     assert (done.folder / "metrics.json").read_bytes() == before
     assert not paths.attempt_dir(done.folder).exists()
-    assert slurm.finished_by(done, submission)
-
-
-def test_a_run_template_0_4_submitted_is_waited_for_not_submitted_again(four_runs, monkeypatch):
-    """0.4 recorded the submission in the run's folder itself."""
-    old = four_runs[0]
-    record = slurm_jobs.Submission("6_0", old.identity.key, "jobs/smoke/6_0.out", "now")
-    old.folder.mkdir(parents=True)
-    (old.folder / paths.SUBMITTED).write_text(json.dumps(asdict(record)))
-    monkeypatch.setattr(slurm_jobs, "live_jobs", lambda strict=True: {"6_0": "RUNNING"})
-    assert [run_.name for run_, _ in slurm.sort([old]).waiting] == [old.name]
+    assert records.finished_by(done, submission)
 
 
 def test_a_tier_on_this_machine_never_runs_what_a_slurm_job_holds(four_runs, monkeypatch):
@@ -195,7 +190,7 @@ def test_where_slurm_does_not_answer_no_run_it_may_hold_executes(four_runs, monk
     monkeypatch.setattr(tier, "plan", lambda name, runs: four_runs)
     with pytest.raises(StudyError, match=r"squeue failed \(squeue: error: Unable to contact slurm"):
         tier.run_tier("smoke", executor_name="basic")
-    assert "SLURM job 9_0" in slurm.whereabouts(four_runs)[four_runs[0].name]
+    assert "SLURM job 9_0" in records.whereabouts(four_runs)[four_runs[0].name]
 
 
 STOPPED = "slurmstepd: error: *** JOB 31 ON node7 CANCELLED AT 2026-01-02T03:04:05{} ***\n"
@@ -216,7 +211,7 @@ def test_why_a_job_ended_comes_from_its_log_where_slurm_has_forgotten_it(log, wh
     monkeypatch.setattr(slurm_jobs, "command", lambda *args, timeout=60: None)  # no sacct, no scontrol
     if log is not None:
         (tmp_path / "31_0.out").write_text(log)
-    assert slurm_jobs.why_ended(slurm_jobs.Submission("31_0", "key", "31_0.out", "now")) == why
+    assert slurm_jobs.why_ended(Submission("slurm", "31_0", "key", "31_0.out", "now")) == why
 
 
 def test_a_job_that_failed_without_a_log_names_the_node_that_cannot_see_the_study(monkeypatch, tmp_path):
@@ -227,7 +222,7 @@ def test_a_job_that_failed_without_a_log_names_the_node_that_cannot_see_the_stud
         return subprocess.CompletedProcess(args, 0, shown, "") if args[0] == "scontrol" else None
 
     monkeypatch.setattr(slurm_jobs, "command", answers)
-    why = slurm_jobs.why_ended(slurm_jobs.Submission("31_0", "key", "jobs/smoke/31_0.out", "now"))
+    why = slurm_jobs.why_ended(Submission("slurm", "31_0", "key", "jobs/smoke/31_0.out", "now"))
     assert why.startswith(
         "FAILED before the study's code started: SLURM could not write its log into jobs/smoke/"
     )
@@ -247,7 +242,7 @@ def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):
             "executor.setup=[module load cuda]",
         ],
     )
-    text = slurm_submit.script("smoke", four_runs, settings, paths.ROOT / ".venv/bin/python")
+    text = slurm_submit.script("smoke", four_runs, settings.settings, paths.ROOT / ".venv/bin/python")
     for option in (
         "--array=0-3%2",
         "--cpus-per-task=1",
@@ -270,7 +265,7 @@ def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):
 
 
 def test_a_study_on_a_filesystem_only_this_machine_sees_is_not_submitted(monkeypatch):
-    settings = executors.load("slurm")
+    settings = executors.load("slurm").settings
     python = paths.ROOT  # any path that exists stands for the environment here
     monkeypatch.setattr(slurm_submit, "filesystem", lambda path: "tmpfs")
     monkeypatch.setattr(slurm_submit, "partition_nodes", lambda partition: {socket.gethostname()})
@@ -291,12 +286,12 @@ def test_a_ray_head_that_does_not_answer_fails_in_seconds(four_runs):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings = executors.load("ray", [f"executor.address=127.0.0.1:{port}"])
+    executor = executors.load("ray", [f"executor.address=127.0.0.1:{port}"])
     with pytest.raises(StudyError, match=r"nothing answers there.*Nothing was started"):
-        list(ray_tasks.outcomes(four_runs, settings, cores=1))
+        executor.submit("smoke", four_runs, frozenset())
 
 
 def test_the_ray_executor_without_ray_says_how_to_install_it(four_runs, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as where it is not installed
     with pytest.raises(StudyError, match=r"needs Ray in the study's environment: `uv sync --group ray`"):
-        list(ray_tasks.outcomes(four_runs, executors.load("ray"), cores=1))
+        executors.load("ray").submit("smoke", four_runs, frozenset())

@@ -17,7 +17,7 @@ from study_machinery.core import paths
 from study_machinery.core.environment import RUN_ENVIRONMENT
 from study_machinery.core.errors import StudyError
 from study_machinery.core.study import load_study, variants
-from study_machinery.executors import local
+from study_machinery.executors import cores
 from study_machinery.results.aggregate import IncompleteRunsError, collect
 from study_machinery.runs import attempt, identity
 from study_machinery.runs.attempt import execute
@@ -356,6 +356,6 @@ def test_an_interrupted_run_keeps_its_folder_and_a_changed_or_finished_one_start
 
 def test_a_tier_shares_out_the_gpus_cuda_lets_it_see(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2, 5")
-    assert local._gpus() == ["2", "5"]
+    assert cores._gpus() == ["2", "5"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert local._gpus() == []
+    assert cores._gpus() == []

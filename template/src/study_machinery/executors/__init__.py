@@ -1,4 +1,4 @@
-"""Where a tier's runs execute: the executors under conf/executor/, each checked against its schema.
+"""Where a tier's runs execute: one interface, `Executor`, and one module per kind of executor.
 
 A file conf/executor/NAME.yaml says which `kind` of executor it is and sets its settings; a
 tier names one in conf/study.yaml (`executor: cores` unless it says otherwise) and the tier
@@ -6,15 +6,25 @@ command can name another and override its settings, Hydra style:
 
     python -m study_machinery tier small executor=slurm executor.partition=gpu
 
+A kind is the module of that name here: cores.py and basic.py (this machine), slurm.py (a
+SLURM job array), ray.py (Ray tasks). Each holds its `Executor`, whose `Settings` are the schema
+its files are checked against; the tier (tiers/tier.py) knows none of them by name.
+Another engine is one more module and one more file under conf/executor/ (docs/clusters.md).
+
 The executor never changes a result: a run's identity (runs/identity.py) does not include it, so
 moving a tier from one executor to another re-runs nothing, and a run computes the same bits
 wherever it runs on the same hardware (the seeds and its threads are in its config).
 """
 
-import re
-from dataclasses import dataclass, field, fields
-from enum import Enum
+import contextlib
+import importlib
+import json
+import pkgutil
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
 
 import yaml
 from omegaconf import OmegaConf
@@ -22,69 +32,92 @@ from omegaconf.errors import OmegaConfBaseException
 
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
-
-
-class Kind(Enum):
-    # This machine, one worker process per `threads` cores, each importing the libraries once.
-    cores = "cores"
-    # This machine, one run after another in the tier's own process: quickest for runs of milliseconds.
-    basic = "basic"
-    # A SLURM cluster: one job array per tier, submitted with sbatch (slurm.py).
-    slurm = "slurm"
-    # A Ray cluster: one Ray task per run (ray_tasks.py).
-    ray = "ray"
+from study_machinery.runs.attempt import Outcome
+from study_machinery.runs.plan import Planned
 
 
 @dataclass
-class Cores:
-    kind: Kind = Kind.cores
-    # Worker processes; null: as many as the cores allow (cores // threads), one per GPU at most.
-    workers: int | None = None
+class Submission:
+    """What an executor that outlives the tier command records in a run's attempt folder
+    (paths.SUBMITTED) when it is given the run: which of its jobs has it, under which identity."""
+
+    executor: str  # the kind of executor (its module's name)
+    job: str  # its id for the job, e.g. SLURM's ARRAYJOB_TASK "812_3"
+    identity: str  # the run's identity key when it was submitted
+    log: str  # the job's output, as shown from the study's root
+    submitted: str
+    # Submitted by --rerun-all: run even where the run's folder holds a result of this identity.
+    forced: bool = False
+
+    @classmethod
+    def of(cls, folder: Path) -> "Submission | None":
+        try:
+            return cls(**json.loads((folder / paths.SUBMITTED).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
 
 
-@dataclass
-class Basic:
-    kind: Kind = Kind.basic
+class Executor:
+    """How a batch of planned runs executes. The tier, once it has planned its runs (runs/plan.py)
+    and set aside those an executor still holds from an earlier command (records.py), calls:
 
+        with executor.session(name):            # what the batch needs while it is executed
+            executor.submit(name, runs, forced) # start the runs, or hand them to a cluster
+            for event in executor.outcomes(name, runs):
+                ...                              # each run's Outcome as it ends; a note between
 
-@dataclass
-class Slurm:
-    kind: Kind = Kind.slurm
-    # null: the cluster's default partition and account.
-    partition: str | None = None
-    account: str | None = None
-    # Per run, in any format sbatch's --time takes (minutes, H:MM:SS, D-HH:MM:SS).
-    time_limit: str = "1:00:00"
-    # CPU cores per run; null: the run's own `threads`, which is what it uses.
-    cpus_per_run: int | None = None
-    # Memory per run, in sbatch's --mem format.
-    memory_per_run: str = "4G"
-    gpus_per_run: int = 0
-    # At most this many runs at once (the array's %N); null: as many as the cluster gives.
-    max_parallel: int | None = None
-    # Any other sbatch options, e.g. ["--qos=short", "--constraint=a100"].
-    sbatch_options: list[str] = field(default_factory=list)
-    # Shell lines each job runs before its run, e.g. ["module load cuda/12.4"].
-    setup: list[str] = field(default_factory=list)
-    # How often a waiting tier command asks SLURM about its jobs, in seconds.
-    poll_seconds: float = 30.0
+    Every run executes through runs/attempt.py's `execute`, wherever that is: the run's folder is
+    its result, so collecting a run is seeing its folder finished.
+    """
 
+    # SLURM's word for it, in what the tier says ("submitted to SLURM").
+    label: ClassVar[str] = "this machine"
+    # Whether the runs it is given go on when the tier command ends (a cluster's queue): it then
+    # records each run's submission in the run's attempt folder (records.py), and the tier's
+    # --detach and --resubmit apply to it.
+    outlives: ClassVar[bool] = False
+    # How a person cancels one of its jobs, e.g. "`scancel JOB`".
+    cancel: ClassVar[str] = ""
 
-@dataclass
-class Ray:
-    kind: Kind = Kind.ray
-    # local: a Ray cluster of this machine, started for the tier and stopped after it; auto: the
-    # cluster `ray start` started here (or RAY_ADDRESS names); or a head's HOST:PORT.
-    address: str = "local"
-    # CPU cores per run; null: the run's own `threads`.
-    cpus_per_run: int | None = None
-    gpus_per_run: float = 0.0
-    # Memory per run in GiB, which Ray reserves for it; null: none reserved.
-    memory_per_run_gb: float | None = None
+    # The schema of its files under conf/executor/: a dataclass whose `kind` is the module's name.
+    Settings: ClassVar[type]
 
+    def __init__(self, name: str, settings: Any) -> None:
+        self.name = name  # its file's name under conf/executor/
+        self.settings = settings
 
-SCHEMAS = {Kind.cores: Cores, Kind.basic: Basic, Kind.slurm: Slurm, Kind.ray: Ray}
-Executor = Cores | Basic | Slurm | Ray
+    def session(self, name: str) -> contextlib.AbstractContextManager:
+        """Held while the batch `name` (a tier's name) is submitted and its outcomes awaited."""
+        return contextlib.nullcontext()
+
+    def submit(self, name: str, runs: list[Planned], forced: frozenset[str]) -> str | None:
+        """Start the runs, or hand them to the cluster; a line to say of it, if any.
+
+        `forced` names runs to execute although their folders hold a current result (a forced
+        re-run submitted again): only executors that outlive the command see one.
+        """
+        raise NotImplementedError
+
+    def outcomes(self, name: str, runs: list[Planned]) -> Iterator[Outcome | str | None]:
+        """Each of the runs (submitted now, or earlier where the executor outlives the command) as
+        it ends, its Outcome; between, at least every LOG_EVERY seconds, a note on what the
+        executor has of the rest (a string) or None, for the progress line."""
+        raise NotImplementedError
+
+    @staticmethod
+    def check(settings: Any, content: dict, shown: str) -> None:
+        """What the schema cannot say, from the file's `content` as written (shown as `shown`)."""
+
+    # For executors that outlive the command: what it still has of submitted runs.
+    @staticmethod
+    def live(strict: bool = True) -> dict[str, str] | None:
+        """The jobs it still holds, by job id, each with its state; None where it is not here."""
+        return None
+
+    @staticmethod
+    def why_ended(record: "Submission") -> str:
+        """How a job that left no finished run ended, in the engine's words."""
+        return "ENDED without a result"
 
 
 def executor_dir(conf_dir: Path = paths.CONF_DIR) -> Path:
@@ -95,8 +128,24 @@ def names(conf_dir: Path = paths.CONF_DIR) -> list[str]:
     return sorted(path.stem for path in executor_dir(conf_dir).glob("*.yaml"))
 
 
+def kinds() -> list[str]:
+    """The kinds of executor: the modules here that define one (their helpers do not)."""
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        defined = getattr(engine(module.name), "Executor", None)
+        if isinstance(defined, type) and defined.__module__ == f"{__name__}.{module.name}":
+            found.append(module.name)
+    return sorted(found)
+
+
+def engine(kind: str) -> ModuleType:
+    """The module of a kind of executor, which defines its Executor."""
+    return importlib.import_module(f"{__name__}.{kind}")
+
+
 def load(name: str, overrides: list[str] = (), conf_dir: Path = paths.CONF_DIR) -> Executor:
-    """conf/executor/NAME.yaml with the overrides (`executor.KEY=VALUE`), checked against its schema."""
+    """conf/executor/NAME.yaml with the overrides (`executor.KEY=VALUE`), checked against the
+    Settings of its kind: the kind's Executor, given them."""
     path = executor_dir(conf_dir) / f"{name}.yaml"
     shown = paths.shown(path)
     if not path.is_file():
@@ -105,10 +154,11 @@ def load(name: str, overrides: list[str] = (), conf_dir: Path = paths.CONF_DIR) 
         content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise StudyError(f"{shown} is not valid YAML: {error}") from None
-    kinds = ", ".join(kind.value for kind in Kind)
-    if not isinstance(content, dict) or content.get("kind") not in {kind.value for kind in Kind}:
-        raise StudyError(f"{shown}: `kind` must be one of {kinds}.")
-    schema = SCHEMAS[Kind(content["kind"])]
+    known = kinds()
+    if not isinstance(content, dict) or content.get("kind") not in known:
+        raise StudyError(f"{shown}: `kind` must be one of {', '.join(known)}.")
+    engine_class = engine(content["kind"]).Executor
+    schema = engine_class.Settings
     dotlist, strings = [], {}
     for override in overrides:
         key, equals, value = override.partition("=")
@@ -124,34 +174,15 @@ def load(name: str, overrides: list[str] = (), conf_dir: Path = paths.CONF_DIR) 
         merged = OmegaConf.merge(
             OmegaConf.structured(schema), content, OmegaConf.from_dotlist(dotlist), strings
         )
-        executor = OmegaConf.to_object(merged)
+        settings = OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         # OmegaConf's first line names the key and the problem; the rest is its internals.
         where = f"{shown} with {' '.join(overrides)}" if overrides else shown
         raise StudyError(f"{where}: {str(error).splitlines()[0]}") from None
-    if executor.kind is not Kind(content["kind"]):
+    if settings.kind != content["kind"]:
         raise StudyError(f"{shown}: `kind` is {content['kind']}, so it cannot be overridden.")
-    if isinstance(executor, Slurm):
-        _check_slurm(executor, content, shown)
-    return executor
-
-
-# sbatch's --time: minutes, MM:SS, H:MM:SS, D-H, D-H:MM or D-H:MM:SS.
-TIME_LIMIT = re.compile(r"\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+(:\d{1,2}){0,2}")
-
-
-def _check_slurm(executor: Slurm, content: dict, shown: str) -> None:
-    if not isinstance(content.get("time_limit", ""), str):
-        # YAML reads an unquoted 4:00:00 as the base-60 number 14400, which sbatch would take
-        # for 14400 minutes.
-        raise StudyError(
-            f'{shown}: write time_limit in quotes, e.g. time_limit: "4:00:00" (unquoted, YAML reads '
-            "4:00:00 as the number 14400)."
-        )
-    if not TIME_LIMIT.fullmatch(executor.time_limit):
-        raise StudyError(f"{shown}: time_limit {executor.time_limit!r} is not a format of sbatch's --time.")
-    if executor.poll_seconds <= 0:
-        raise StudyError(f"{shown}: poll_seconds must be above 0.")
+    engine_class.check(settings, content, shown)
+    return engine_class(name, settings)
 
 
 def _string_fields(schema: type) -> set[str]:

@@ -1,40 +1,20 @@
 """What SLURM says of a tier's jobs: which are live (squeue), why a pending one waits, how an
-ended one ended (sacct, scontrol or its log), and each run's record of the task given it.
+ended one ended (sacct, scontrol or its log).
 
 SLURM's accounting (sacct) is optional: where it is off, the reason comes from
 `scontrol show job` (which remembers a job for minutes) or the job's log.
 """
 
 import getpass
-import json
 import re
 import shutil
 import subprocess
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
-
-# Beside a run's results: which array task was given it, under which identity.
-
-
-@dataclass
-class Submission:
-    job: str  # ARRAYJOB_TASK, e.g. "812_3"
-    identity: str  # the run's identity key when it was submitted
-    log: str  # the job's output, as shown from the study's root
-    submitted: str
-    # Submitted by --rerun-all: run even where the run's folder holds a result of this identity.
-    forced: bool = False
-
-    @classmethod
-    def of(cls, folder: Path) -> "Submission | None":
-        try:
-            return cls(**json.loads((folder / paths.SUBMITTED).read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            return None
+from study_machinery.executors import Submission
 
 
 def command(*args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess | None:

@@ -20,8 +20,8 @@ from pathlib import Path
 from study_machinery.core import paths
 from study_machinery.core.environment import dependency_groups, run_environment
 from study_machinery.core.errors import StudyError
-from study_machinery.executors import Slurm, slurm_jobs
-from study_machinery.executors.slurm_jobs import Submission
+from study_machinery.executors import Submission, slurm_jobs
+from study_machinery.executors.slurm_settings import Slurm
 from study_machinery.runs import run
 from study_machinery.runs.plan import Planned
 
@@ -211,7 +211,7 @@ def submit(tier: str, runs: list[Planned], settings: Slurm, forced: frozenset[st
             attempt.mkdir(parents=True, exist_ok=True)
             log = paths.shown(folder / f"{job}_{index}.out")
             again = run_.fresh or run_.name in forced
-            record = Submission(f"{job}_{index}", run_.identity.key, log, now, forced=again)
+            record = Submission("slurm", f"{job}_{index}", run_.identity.key, log, now, forced=again)
             run.write_json(attempt / paths.SUBMITTED, asdict(record))
         released = slurm_jobs.command("scontrol", "release", job)
         if released is None or released.returncode != 0:
