@@ -164,11 +164,11 @@ def test_a_study_made_before_the_remote_kind_was_asked_keeps_its_remote(tmp_path
     study = copy_study(
         repo,
         tmp_path / "study",
-        vcs_ref="v0.0.1",
+        vcs_ref=old_tag(released()[0]),
         dvc_remote="s3://lab-data/study",
         record_first_result=False,
     )
-    copier.run_update(study, defaults=True, overwrite=True, unsafe=True, vcs_ref="v0.0.2", quiet=True)
+    copier.run_update(study, defaults=True, overwrite=True, unsafe=True, vcs_ref=CURRENT, quiet=True)
     answers = yaml.safe_load((study / ".copier-answers.yml").read_text())
     assert (answers["dvc_remote_kind"], answers["dvc_remote"]) == ("s3", "s3://lab-data/study")
     pipeline = tomllib.loads((study / "pyproject.toml").read_text())["dependency-groups"]["pipeline"]
@@ -177,7 +177,13 @@ def test_a_study_made_before_the_remote_kind_was_asked_keeps_its_remote(tmp_path
 
 def released() -> list[str]:
     """The commit of each release in the CHANGELOG, newest first."""
-    return re.findall(r"^## \S+ \([^,)]*, ([0-9a-f]{7,40})\)", CHANGELOG, flags=re.MULTILINE)
+    return list(RELEASES)
+
+
+# Each release's commit and its version, newest first; and the version the template is now.
+RELEASE = re.compile(r"^## (\S+) \([^,)]*, ([0-9a-f]{7,40})\)", flags=re.MULTILINE)
+RELEASES = {commit: version for version, commit in RELEASE.findall(CHANGELOG)}
+CURRENT = "v" + re.search(r"^## (\S+)", CHANGELOG, flags=re.MULTILINE)[1]
 
 
 def earlier_states() -> list[pytest.param]:
@@ -227,8 +233,55 @@ MY_IMPORT = "from .layers import WIDER  # noqa: E402  (mine)"
 NARROWER = "# @package _global_\nvariant: ablation/narrower\nmodel:\n  hidden_units: [50]\n"
 
 
+UPGRADE = REPO / "tasks" / "upgrade_to_0_5.py"
+
+
+def test_the_upgrade_from_0_4_brings_its_files_to_this_release_s_formats(tmp_path):
+    """tasks/upgrade_to_0_5.py, on what 0.4 left: a tier line of the researcher's, an unfinished
+    run in its own folder with its SLURM record, a finished one, Hydra's record of a multirun."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf/study.yaml").write_text(
+        "tiers:\n  smoke:\n    seeds: [0, 1]\n    launcher: cores  # mine: 2 cores now\n"
+    )
+    tier = tmp_path / "runs/smoke"
+    unfinished, finished = tier / "proposed/seed_0", tier / "proposed/seed_1"
+    for folder in (unfinished, finished):
+        folder.mkdir(parents=True)
+        record = {"job": "6_0", "identity": "key", "log": "jobs/smoke/6_0.out", "submitted": "now"}
+        (folder / "submitted.json").write_text(json.dumps(record))
+    (unfinished / "started.json").write_text("{}")
+    (finished / "started.json").write_text("{}")
+    (finished / "metrics.json").write_text('{"accuracy": 0.9}\n')
+    (finished / "run.json").write_text('{"wall_seconds": 1.0}\n')
+    (tier / "multirun.yaml").write_text("hydra: {}\n")
+
+    first = subprocess.run([sys.executable, str(UPGRADE)], cwd=tmp_path, capture_output=True, text=True)
+    assert first.returncode == 0 and not first.stderr, first.stderr
+    assert "Brought to template 0.5's formats" in first.stdout
+    assert (tmp_path / "conf/study.yaml").read_text().endswith("    executor: cores  # mine: 2 cores now\n")
+    assert not (tier / "multirun.yaml").exists()
+    attempt = tier / "proposed/seed_0.attempt"
+    assert attempt.is_dir() and not unfinished.exists(), "the unfinished run resumes in its attempt"
+    assert json.loads((attempt / "submitted.json").read_text())["executor"] == "slurm"
+    where = {"wall_seconds": 1.0, "where": {"host": "unknown"}}
+    assert json.loads((finished / "run.json").read_text()) == where
+    assert (finished / "metrics.json").read_text() == '{"accuracy": 0.9}\n', "a result is never touched"
+    again = subprocess.run([sys.executable, str(UPGRADE)], cwd=tmp_path, capture_output=True, text=True)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "", ""), "once done, it does nothing"
+
+
+def test_the_upgrade_changes_nothing_in_a_study_with_no_runs(tmp_path):
+    result = subprocess.run([sys.executable, str(UPGRADE)], cwd=tmp_path, capture_output=True, text=True)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def old_tag(commit: str) -> str:
+    return f"v{RELEASES[commit]}"
+
+
 def template_at(commit: str, tmp_path: Path) -> Path:
-    """A template repo with the state at `commit` tagged v0.0.1 and the current one tagged v0.0.2."""
+    """A template repo with the release at `commit` tagged with its version (v0.4.0) and the
+    current state with the CHANGELOG's newest (CURRENT): Copier runs the migrations between."""
     if subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=REPO).returncode != 0:
         pytest.skip(f"this checkout does not have commit {commit} (a shallow clone?)")
     repo = tmp_path / "template"
@@ -236,7 +289,7 @@ def template_at(commit: str, tmp_path: Path) -> Path:
     archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
     commit_all(repo, f"template at {commit}", init=True)
-    git(repo, "tag", "v0.0.1")
+    git(repo, "tag", old_tag(commit))
     current = snapshot_template(tmp_path / "current", "unused")
     for path in repo.iterdir():
         if path.name != ".git":
@@ -245,7 +298,7 @@ def template_at(commit: str, tmp_path: Path) -> Path:
         if path.name != ".git":
             (shutil.copytree if path.is_dir() else shutil.copy2)(path, repo / path.name)
     commit_all(repo, "the current template")
-    git(repo, "tag", "v0.0.2")
+    git(repo, "tag", CURRENT)
     return repo
 
 
@@ -272,7 +325,7 @@ def conflicted_files(study: Path) -> list[str]:
 def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answers, tmp_path):
     repo = template_at(commit, tmp_path)
     # Recorded at copy time by that state's own task: the study has its data and its result.
-    study = copy_study(repo, tmp_path / "study", vcs_ref="v0.0.1", **HISTORY_ANSWERS[answers])
+    study = copy_study(repo, tmp_path / "study", vcs_ref=old_tag(commit), **HISTORY_ANSWERS[answers])
     package = HISTORY_ANSWERS[answers].get("import_name", "digits_study")
 
     # The researcher's work, one edit of each kind of file they own, and one of the template's.
@@ -301,7 +354,7 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     results = [study / "dvc.lock", *(path for path in (study / "results").rglob("*") if path.is_file())]
     recorded = {path: path.read_bytes() for path in results}
 
-    copier.run_update(study, defaults=True, overwrite=True, unsafe=True, vcs_ref="v0.0.2", quiet=True)
+    copier.run_update(study, defaults=True, overwrite=True, unsafe=True, vcs_ref=CURRENT, quiet=True)
 
     # Every edit of the researcher's is still there.
     assert (study / "README.md").read_bytes() == readme, "README.md is never written by an update"
@@ -313,6 +366,11 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     assert (study / "notes/ideas.md").read_text() == "# Ideas\n\n- label smoothing\n"
     assert {path: path.read_bytes() for path in recorded} == recorded, "the recorded result is the study's"
     assert not (study / "conf/variant/ablation/no_weight_decay.yaml").exists(), "a deletion stays"
+    # What the earlier release wrote is now in this one's formats (copier.yml's _migrations).
+    assert "launcher:" not in (study / "conf/study.yaml").read_text()
+    assert not list((study / "runs").glob("*/multirun.yaml"))
+    records = list((study / "runs").rglob("run.json"))
+    assert records and all("where" in json.loads(path.read_text()) for path in records)
     # The template's improvements arrived, in the new layout: the machinery apart from the research.
     assert '"scipy>=' in (study / "pyproject.toml").read_text()
     assert (study / "src/study_machinery/results/estimates.py").is_file()
@@ -327,10 +385,10 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     ]
     research = sorted(path.name for path in (study / f"src/{package}").glob("*.py"))
     assert research == sorted([*(f"{module}.py" for module in RESEARCH), "layers.py"]), "only research there"
-    assert yaml.safe_load((study / ".copier-answers.yml").read_text())["_commit"] == "v0.0.2"
+    assert yaml.safe_load((study / ".copier-answers.yml").read_text())["_commit"] == CURRENT
     assert not list(study.rglob("*.rej"))
     noxfile = (study / "noxfile.py").read_text()
-    before = generated_noxfile(repo, "v0.0.1", HISTORY_ANSWERS[answers], tmp_path / "noxfile-v0.0.1")
+    before = generated_noxfile(repo, old_tag(commit), HISTORY_ANSWERS[answers], tmp_path / "noxfile-old")
     if template_line in before:
         # The template has not changed the lines around the researcher's since that state (its
         # other changes merge cleanly): the researcher's line simply stays.

@@ -9,7 +9,6 @@ import sys
 from dataclasses import asdict
 
 import pytest
-import yaml
 
 from study_machinery import executors
 from study_machinery.core import paths
@@ -74,15 +73,6 @@ def test_a_typo_in_an_executor_file_names_the_file(tmp_path):
 def test_a_time_limit_on_the_command_line_is_taken_as_typed():
     assert executors.load("slurm", ["executor.time_limit=4:00:00"]).settings.time_limit == "4:00:00"
     assert executors.load("slurm", ["executor.partition=3"]).settings.partition == "3"
-
-
-def test_a_tier_of_template_0_4_names_its_executor_launcher(tmp_path):
-    study = yaml.safe_load((paths.CONF_DIR / "study.yaml").read_text())
-    smoke = study["tiers"]["smoke"]
-    smoke.pop("executor", None)
-    smoke["launcher"] = "basic"
-    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
-    assert load_study(tmp_path).tiers["smoke"].executor == "basic"
 
 
 def test_detach_and_resubmit_are_for_executors_whose_runs_outlive_the_command():

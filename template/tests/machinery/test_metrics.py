@@ -195,7 +195,7 @@ def _runs(tmp_path: Path, scores: dict[str, dict[int, float]]) -> Path:
             folder = paths.run_dir(tmp_path, variant, seed)
             folder.mkdir(parents=True)
             (folder / "metrics.json").write_text(json.dumps(dict.fromkeys(STUDY.metrics, score)))
-            run = {"seconds": 1.0, "cpu_cores_used": 1, "gpus_used": 0}
+            run = {"seconds": 1.0, "cpu_cores_used": 1, "gpus_used": 0, "where": {"host": "here"}}
             (folder / "run.json").write_text(json.dumps(run))
     return tmp_path
 

@@ -23,7 +23,8 @@ def _write_run(runs: Path, variant: str, seed: int, accuracy: float) -> None:
     folder = paths.run_dir(runs, variant, seed)
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text(json.dumps({"accuracy": accuracy, "macro_f1": accuracy}))
-    (folder / "run.json").write_text(json.dumps({"seconds": 1.0, "cpu_cores_used": 1, "gpus_used": 0}))
+    usage = {"seconds": 1.0, "cpu_cores_used": 1, "gpus_used": 0, "where": {"host": "here"}}
+    (folder / "run.json").write_text(json.dumps(usage))
 
 
 def test_summary_has_mean_sample_std_se_confidence_interval_and_n(tmp_path):

@@ -22,7 +22,7 @@ from study_machinery.results.aggregate import IncompleteRunsError, collect
 from study_machinery.runs import attempt, identity
 from study_machinery.runs.attempt import execute
 from study_machinery.runs.plan import plan, state, summary, unused
-from study_machinery.runs.run import STARTED, prepare_attempt, prepare_folder, recover
+from study_machinery.runs.run import STARTED, prepare_folder, recover
 from study_machinery.tiers import tier
 
 # What a research code's run says when its input is not on disk, as the contract asks.
@@ -281,13 +281,6 @@ def test_the_warnings_of_a_run_are_its_latest_attempts(planned_run, monkeypatch)
     assert attempt.research_warnings([planned_run]) == {planned_run.name: ["said by the recorded run"]}
     paths.attempt_dir(planned_run.folder).mkdir()
     assert attempt.research_warnings([planned_run]) == {}
-
-
-def test_a_run_interrupted_in_its_own_folder_by_template_0_4_goes_on_beside_it(planned_run):
-    prepare_folder(planned_run.folder, planned_run.identity)
-    (planned_run.folder / "checkpoint.pt").write_text("what the run saved before it was killed")
-    attempt = prepare_attempt(planned_run.folder, planned_run.identity)
-    assert (attempt / "checkpoint.pt").is_file() and not planned_run.folder.exists()
 
 
 def test_the_summary_says_how_many_runs_execute_and_why():

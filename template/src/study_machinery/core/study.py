@@ -36,12 +36,6 @@ class Tolerance:
     confidence: float = 0.95
 
 
-class Launcher(Enum):
-    # Template 0.4 and older named the local executors here: the executor of the same name.
-    cores = "cores"
-    basic = "basic"
-
-
 class Better(Enum):
     higher = "higher"
     lower = "lower"
@@ -111,11 +105,6 @@ class TierConfig:
     seeds: list[int] = MISSING
     # Where its runs execute: a file under conf/executor/ (executors/).
     executor: str = "cores"
-    launcher: Launcher | None = None
-
-    def __post_init__(self) -> None:
-        if self.launcher is not None:
-            self.executor = self.launcher.value
 
 
 @dataclass

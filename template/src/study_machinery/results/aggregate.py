@@ -65,8 +65,7 @@ def collect(
                 )
             provenance = json.loads((run_dir / paths.RUN_RECORD).read_text())
             usage = {key: provenance[key] for key in USAGE[:3]}
-            # Runs recorded before template 0.5 did not say where they ran.
-            usage["host"] = provenance.get("where", {}).get("host", "unknown")
+            usage["host"] = provenance["where"]["host"]
             rows.append({"variant": variant, "seed": seed, **metrics, **usage})
     if not rows and not missing:
         raise IncompleteRunsError(f"no runs to aggregate in {runs_dir}: the tier lists no variants or seeds.")

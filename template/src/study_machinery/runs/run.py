@@ -92,10 +92,6 @@ def prepare_attempt(
         if not completed:
             swap_in(attempt, folder)
         return None
-    started = folder / STARTED
-    if not attempt.exists() and not (folder / paths.RUN_METRICS).exists() and started.is_file():
-        # An attempt interrupted inside the run's folder itself (template 0.4): it goes on beside.
-        folder.rename(attempt)
     prepare_folder(attempt, key, keep, fresh)
     return attempt
 
