@@ -128,6 +128,8 @@ PAPER = {"paper/.gitignore", "paper/main.tex", "paper/references.bib"}
 
 
 CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}
+# Beside GitHub's workflow: what keeps its pinned actions up to date.
+CI_EXTRAS = {"github": {".github/dependabot.yml"}, "gitlab": set()}
 
 
 def expected_files(
@@ -140,6 +142,7 @@ def expected_files(
         for module in modules
     }
     ci_files = {path for provider, path in CI_FILES.items() if provider in ci}
+    ci_files |= {path for provider, extras in CI_EXTRAS.items() if provider in ci for path in extras}
     optional = (RECORDED if recorded else set()) | (PAPER if paper else set())
     return STATIC | FRAMEWORK_FILES[framework] | package | ci_files | optional
 

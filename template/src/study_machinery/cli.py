@@ -28,7 +28,7 @@ def _tier(args: argparse.Namespace, parser: argparse.ArgumentParser, default_mai
 def _known_tier(tier: str | None, tiers: dict, parser: argparse.ArgumentParser) -> str:
     if tier not in tiers:
         parser.error(f"argument TIER: {tier!r} is not a tier of conf/study.yaml ({', '.join(tiers)})")
-    return tier
+    return str(tier)
 
 
 def _absolute(path: str) -> Path:

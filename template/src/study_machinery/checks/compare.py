@@ -1,6 +1,7 @@
 """Compare a recorded result with a re-run, metric by metric, within declared tolerances."""
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from study_machinery.core.study import METHOD, NO_CLEAR_DIFFERENCE, Metric, Tolerance, ToleranceKind
@@ -168,10 +169,9 @@ def render(checks: list[Check]) -> str:
     return _table(header, rows)
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    rows.insert(0, tuple("-" * width for width in widths))
-    rows.insert(0, header)
+    lines = [header, tuple("-" * width for width in widths), *rows]
     return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in lines
     )

@@ -160,9 +160,9 @@ def restore_inputs(root: Path, clone: Path, env: dict[str, str], log: Path) -> N
     if added.returncode:
         detail = (added.stderr.strip().splitlines() or [""])[0]
         raise ReproduceError(f"could not point the clean room at this study's DVC cache: {detail}")
-    for remote in (["--remote", "study-cache"], []):
+    for which in (["--remote", "study-cache"], []):
         logged = log.stat().st_size if log.exists() else 0
-        if _step([*dvc, "pull", *remote, *tracked], clone, env, log) == 0:
+        if _step([*dvc, "pull", *which, *tracked], clone, env, log) == 0:
             # Whatever came from the remote is checked too.
             if bad := corrupted(clone / ".dvc" / "cache", hashes):
                 raise _corruption(bad, "the DVC remote", tracked)
@@ -192,7 +192,7 @@ def rerun(clone: Path, tier: str, env: dict[str, str], log: Path) -> None:
         raise _failed(command, log)
 
 
-def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[list, dict]:
+def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[list, list, dict]:
     if shutil.which("uv") is None:
         raise ReproduceError("uv is not on PATH; install it with `pip install uv` (or see its docs).")
     if not _run(["git", "rev-parse", "--verify", "--quiet", "HEAD"], root).stdout.strip():

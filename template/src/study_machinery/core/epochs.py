@@ -13,6 +13,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
@@ -30,7 +31,8 @@ class Recorder:
     def __init__(self, folder: Path, forward: Callable[[int, dict[str, float]], None] | None = None) -> None:
         self.path = folder / paths.EPOCHS
         # An interrupted attempt's epochs, which a resumed run goes on from.
-        self.records = read(self.path) if self.path.is_file() else []
+        # Each epoch's scores, a score that is not finite as None (JSON's null).
+        self.records: list[dict[str, Any]] = read(self.path) if self.path.is_file() else []
         self.forward = forward
         self.forwarded = False
 
@@ -79,7 +81,7 @@ class Recorder:
         self._replay()
 
 
-def read(path: Path) -> list[dict[str, float]]:
+def read(path: Path) -> list[dict[str, Any]]:
     """A run's epochs, in order; EpochsError naming the file if it is not what Recorder writes."""
     try:
         records = json.loads(path.read_text(encoding="utf-8"))

@@ -20,7 +20,7 @@ import contextlib
 import importlib
 import json
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import ModuleType
@@ -143,7 +143,7 @@ def engine(kind: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{kind}")
 
 
-def load(name: str, overrides: list[str] = (), conf_dir: Path = paths.CONF_DIR) -> Executor:
+def load(name: str, overrides: Sequence[str] = (), conf_dir: Path = paths.CONF_DIR) -> Executor:
     """conf/executor/NAME.yaml with the overrides (`executor.KEY=VALUE`), checked against the
     Settings of its kind: the kind's Executor, given them."""
     path = executor_dir(conf_dir) / f"{name}.yaml"
@@ -174,7 +174,7 @@ def load(name: str, overrides: list[str] = (), conf_dir: Path = paths.CONF_DIR) 
         merged = OmegaConf.merge(
             OmegaConf.structured(schema), content, OmegaConf.from_dotlist(dotlist), strings
         )
-        settings = OmegaConf.to_object(merged)
+        settings: Any = OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         # OmegaConf's first line names the key and the problem; the rest is its internals.
         where = f"{shown} with {' '.join(overrides)}" if overrides else shown

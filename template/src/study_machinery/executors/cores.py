@@ -12,6 +12,7 @@ import multiprocessing
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from study_machinery import executors
 from study_machinery.core import provenance
@@ -77,7 +78,7 @@ class Executor(executors.Executor):
         # spawn, not fork: a fresh interpreter per worker, the same on Linux, macOS and Windows.
         context = multiprocessing.get_context("spawn")
         gpus = _gpus() if any(run_.resolved.get("device") in GPU_DEVICES for run_ in runs) else []
-        pinning = {}
+        pinning: dict[str, Any] = {}
         if gpus:
             # One run per GPU: as many workers as GPUs (at most), each seeing only its own.
             workers = min(workers, len(gpus))

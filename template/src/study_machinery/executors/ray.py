@@ -90,7 +90,7 @@ class Executor(executors.Executor):
         # A run fits on one node or waits for ever: compare with the largest node, not the sum.
         nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
         if not any(all(need <= node.get(name, 0) for name, need in resources.items()) for node in nodes):
-            biggest = max(nodes, key=lambda node: node.get("CPU", 0), default={})
+            biggest: dict = max(nodes, key=lambda node: node.get("CPU", 0), default={})
             raise StudyError(
                 f"each run asks for {resources['CPU']:g} CPU and {resources['GPU']:g} GPU, and no "
                 f"node of the Ray cluster has that (the largest: {biggest.get('CPU', 0):g} CPU, "

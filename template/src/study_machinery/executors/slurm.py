@@ -45,7 +45,8 @@ class Executor(executors.Executor):
         return f"{len(runs)} runs submitted as SLURM job array {job}; logs in jobs/{name}/"
 
     def outcomes(self, name: str, runs: list[Planned]) -> Iterator[Outcome | str]:
-        waiting = [(run_, submission(run_)) for run_ in runs]
+        # Each run given is submitted: its record is in its attempt folder.
+        waiting = [(run_, record) for run_ in runs if (record := submission(run_)) is not None]
         records = {run_.name: record for run_, record in waiting}
         for run_, why in wait(waiting, self.settings.poll_seconds):
             if run_ is None:
@@ -56,8 +57,8 @@ class Executor(executors.Executor):
                 yield Outcome(run_.name, f"SLURM: {why}")  # it never started: no log
             else:
                 record = records[run_.name]
-                hint = NOT_RESUBMITTED + (KEEP_RECORDED if record is not None and record.forced else "")
-                yield Outcome(run_.name, f"SLURM: {why}; {hint}", _written(record.log if record else ""))
+                hint = NOT_RESUBMITTED + (KEEP_RECORDED if record.forced else "")
+                yield Outcome(run_.name, f"SLURM: {why}; {hint}", _written(record.log))
 
     @staticmethod
     def live(strict: bool = True) -> dict[str, str] | None:
@@ -104,9 +105,8 @@ def wait(
                 why = slurm_jobs.why_ended(sub)
                 # A job that ended well wrote its run's result, which a shared filesystem may
                 # show here only after its attribute cache expires (up to a minute on NFS).
-                if why.startswith(("COMPLETED", "ENDED")) and _appears(run_, sub, within=NFS_DELAY):
-                    why = None
-                yield run_, why
+                ended_well = why.startswith(("COMPLETED", "ENDED")) and _appears(run_, sub, within=NFS_DELAY)
+                yield run_, None if ended_well else why
         if left:
             yield None, slurm_jobs.counts([live.get(job, "ENDING") for job in left])
             time.sleep(poll_seconds)

@@ -105,6 +105,10 @@ STOPPED = re.compile(r"\*\*\* JOB \S+ ON \S+ CANCELLED AT \S+(?: DUE TO ([A-Z ]+
 DUE_TO = {None: "CANCELLED", "TIME LIMIT": "TIMEOUT", "PREEMPTION": "PREEMPTED", "NODE FAILURE": "NODE_FAIL"}
 
 
+def _group(found: re.Match[str] | None) -> str | None:
+    return found.group(1) if found else None
+
+
 def why_ended(submission: Submission) -> str:
     """SLURM's word for how a job that left no result ended: CANCELLED, TIMEOUT, PREEMPTED, FAILED...
 
@@ -136,8 +140,7 @@ def why_ended(submission: Submission) -> str:
     for args, state_pattern, host_pattern in asked:
         result = command(*args)
         said = result.stdout if result is not None and result.returncode == 0 else ""
-        status, host = (re.search(pattern, said, re.M) for pattern in (state_pattern, host_pattern))
-        status, host = status and status.group(1), host and host.group(1)
+        status, host = (_group(re.search(pattern, said, re.M)) for pattern in (state_pattern, host_pattern))
         if status and status not in ("PENDING", "RUNNING", "COMPLETING"):
             if status == "FAILED" and text is None:
                 return _not_seen(submission, host)

@@ -106,7 +106,7 @@ def _result_rows(recorded: Recorded, plus_minus: str, text: Callable[[str], str]
 
 
 def _difference_rows(
-    recorded: Recorded, number: Callable[[float], str], text: Callable[[str], str]
+    recorded: Recorded, number: Callable[[float | None], str], text: Callable[[str], str]
 ) -> list[list[str]]:
     """Per other variant: its name, then per metric the paired `difference [low, high]`, Holm's p
     and the verdict in the metric's direction."""

@@ -45,7 +45,8 @@ def collect(
 ) -> list[dict]:
     """Every run's metrics, in study order, but the (variant, seed) pairs left out by a recorded
     decision; fails on any other run that did not finish."""
-    rows, missing = [], []
+    rows: list[dict] = []
+    missing: list[str] = []
     for variant in names:
         for seed in (seed for seed in seeds if (variant, seed) not in left_out):
             run_dir = paths.run_dir(runs_dir, variant, seed)

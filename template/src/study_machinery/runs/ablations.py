@@ -1,5 +1,7 @@
 """One change at a time: what an ablation changes with respect to the proposed method."""
 
+from typing import cast
+
 from omegaconf import DictConfig, OmegaConf
 
 from study_machinery.core import paths
@@ -9,7 +11,7 @@ NOT_THE_METHOD = {"variant", "scale"}
 
 
 def _leaves(node: dict, prefix: str = "") -> dict[str, object]:
-    leaves = {}
+    leaves: dict[str, object] = {}
     for key, value in node.items():
         if isinstance(value, dict):
             leaves |= _leaves(value, f"{prefix}{key}.")
@@ -32,8 +34,8 @@ def differences(proposed: DictConfig, other: DictConfig) -> list[str]:
     lines = [f"{group}: {before.get(group)} -> {after.get(group)}" for group in changed]
 
     def leaves(config: DictConfig) -> dict[str, object]:
-        method = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
-        return _leaves(OmegaConf.to_container(method, resolve=True, enum_to_str=True))
+        method = OmegaConf.masked_copy(config, [str(key) for key in config if key != "hydra"])
+        return _leaves(cast(dict, OmegaConf.to_container(method, resolve=True, enum_to_str=True)))
 
     old, new = leaves(proposed), leaves(other)
     for key in sorted(old.keys() | new.keys()):

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import yaml
 
@@ -73,7 +74,7 @@ def plan(tier: str, runs: Path | None = None, conf_dir: Path = paths.CONF_DIR) -
             for seed in study.kept(tier, variant):
                 config = copy.deepcopy(base)
                 config.seed = seed  # an int in range: load_study checked it
-                resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
+                resolved = cast(dict, OmegaConf.to_container(config, resolve=True, enum_to_str=True))
                 planned.append(
                     Planned(
                         variant,

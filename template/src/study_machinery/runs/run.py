@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -198,7 +199,7 @@ def _timed(
 def main(cfg: DictConfig) -> None:
     if not valid_seed(cfg.seed):
         raise SystemExit(f"error: seed={cfg.seed}: {SEED_RULE}.")
-    resolved = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    resolved = cast(dict, OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
     folder = Path(HydraConfig.get().runtime.output_dir)
     key = identity.shared().of(resolved)
     # The same folder for every run by hand of a variant and seed: an earlier run's checkpoints

@@ -15,6 +15,7 @@ knows none by name.
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 
 from study_machinery import executors, tracking
 from study_machinery.core import paths
@@ -30,7 +31,7 @@ def run_tier(
     tier: str,
     rerun_all: bool = False,
     executor_name: str | None = None,
-    overrides: list[str] = (),
+    overrides: Sequence[str] = (),
     detach: bool = False,
     resubmit: bool = False,
 ) -> None:
@@ -83,7 +84,7 @@ def _execute_tier(
         run_.fresh = True  # nothing is resumed either: each attempt starts in an empty folder
     started = time.perf_counter()
     failed: list[Outcome] = []
-    new, forced = todo, frozenset()
+    new, forced = todo, frozenset[str]()
     if executor.outlives:
         # A forced re-run submitted again is still one; it resumes from its own checkpoints.
         forced = frozenset(run_.name for run_, sub in held.ended if sub.forced)
@@ -189,7 +190,7 @@ def _failures(failed: list[Outcome], shown: int = 5) -> str:
     """The failed runs with their error and log, the same error said once (missing data fails them all)."""
     by_error: dict[str, list[Outcome]] = {}
     for outcome in failed:
-        by_error.setdefault(outcome.error, []).append(outcome)
+        by_error.setdefault(outcome.error or "failed", []).append(outcome)
     lines = []
     for error, outcomes in by_error.items():
         names = ", ".join(o.name for o in outcomes[:shown]) + (

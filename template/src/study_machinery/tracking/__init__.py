@@ -23,6 +23,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from study_machinery.core import paths
 from study_machinery.core.errors import first_line
@@ -56,10 +57,10 @@ def _warn(tracker: Tracker, what: str) -> None:
 class Run:
     """One run's trackers, each fed on its own: one that raises is dropped with a warning."""
 
-    def __init__(self, loggers: dict[Tracker, object]) -> None:
-        self.loggers = loggers
+    def __init__(self, loggers: dict[Tracker, Any]) -> None:
+        self.loggers = loggers  # each tracker's logger: its epoch, finish and fail
 
-    def _each(self, action: Callable[[object], None]) -> None:
+    def _each(self, action: Callable[[Any], None]) -> None:
         for tracker, logger in list(self.loggers.items()):
             try:
                 action(logger)

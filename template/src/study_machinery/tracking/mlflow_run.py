@@ -69,7 +69,7 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
 
     {"model": {"hidden_units": [100]}} -> {"model.hidden_units": "[100]"}.
     """
-    flat = {}
+    flat: dict[str, str] = {}
     for key, value in config.items():
         if isinstance(value, dict):
             flat |= flatten(value, f"{prefix}{key}.")
