@@ -2,12 +2,15 @@
 
 import configparser
 import importlib.util
+import json
+import re
+import subprocess
 import tomllib
 
 import jinja2.sandbox
 import pytest
 import yaml
-from conftest import CONFIG, axes, copy_study, git, run
+from conftest import CONFIG, REPO, axes, copy_study, git, run
 
 STATIC = {
     ".copier-answers.yml",
@@ -317,3 +320,35 @@ def test_the_remote_is_configured_with_its_plugin_and_no_secret(study):
     readme = (folder / "README.md").read_text()
     assert url in readme or kind == "local"
     assert ("uv run dvc remote modify --local storage" in readme) == (kind != "local")
+
+
+# repo-review and its checks, from the package index: what the habits are checked against.
+REPO_REVIEW = [
+    "uvx",
+    "--from",
+    "sp-repo-review[cli]==2026.8.14",
+    "--with",
+    "repo-review==1.3.0",
+    "repo-review",
+]
+ZIZMOR = ["uvx", "zizmor==1.32.0", "--offline"]
+LEFT_OUT = re.compile(r"^\| (`[A-Z]+\d+`(?:, `[A-Z]+\d+`)*) \|", re.M)
+
+
+def test_a_study_keeps_the_habits_repo_review_checks_but_those_docs_leave_out(template, tmp_path):
+    study = copy_study(template, tmp_path / "study", record_first_result=False)
+    review = subprocess.run(
+        [*REPO_REVIEW, str(study), "--format", "json"], capture_output=True, text=True, check=False
+    )
+    checks = json.loads(review.stdout)["checks"]
+    failed = {name for name, check in checks.items() if check["result"] is False}
+    documented = {
+        name.strip("` ")
+        for cells in LEFT_OUT.findall((REPO / "docs" / "layout.md").read_text())
+        for name in cells.split(",")
+    }
+    assert failed == documented, f"fails {sorted(failed - documented)}; passes {sorted(documented - failed)}"
+    for kept in ("PP305", "PP306", "PP308", "PP309", "MY100", "GH102", "GH103", "GH200", "RF002"):
+        assert checks[kept]["result"] is True, kept
+    audit = subprocess.run([*ZIZMOR, str(study / ".github")], capture_output=True, text=True, check=False)
+    assert audit.returncode == 0 and "No findings to report" in audit.stdout + audit.stderr, audit.stdout

@@ -146,7 +146,7 @@ def _keys(first: dict, second: dict) -> list[str]:
     return [*first, *(key for key in second if key not in first)]
 
 
-def _number(value: float | None) -> str:
+def _number(value: object) -> str:
     if value is None:
         return "missing"
     return f"{value:.6g}" if isinstance(value, float) else str(value)
