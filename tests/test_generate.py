@@ -352,3 +352,34 @@ def test_a_study_keeps_the_habits_repo_review_checks_but_those_docs_leave_out(te
         assert checks[kept]["result"] is True, kept
     audit = subprocess.run([*ZIZMOR, str(study / ".github")], capture_output=True, text=True, check=False)
     assert audit.returncode == 0 and "No findings to report" in audit.stdout + audit.stderr, audit.stdout
+
+
+def test_docs_layout_md_names_every_subpackage_and_module_of_the_machinery():
+    """docs/layout.md's map of src/study_machinery/: each subpackage, each of its modules named in
+    parentheses after what it does."""
+    text = (REPO / "docs" / "layout.md").read_text()
+    tree = text.split("```\n", 2)[1]
+    described: dict[str, set[str]] = {}
+    current = None
+    for line in tree.splitlines():
+        entry = re.match(r"^    (\w+)/ +(.*)$", line)
+        if entry:
+            current = entry.group(1)
+            described[current] = set()
+            said = entry.group(2)
+        elif current and re.match(r"^ {26}\S", line):
+            said += " " + line.strip()
+        else:
+            current = None
+        if current:
+            described[current] = {
+                name for named in re.findall(r"\(([^)]*)\)", said) for name in re.findall(r"\w+", named)
+            }
+    subpackages = {name for name in MACHINERY if name}
+    assert set(described) == subpackages
+    for name in subpackages:
+        unnamed = sorted(set(MACHINERY[name]) - {"__init__"} - described[name])
+        assert not unnamed, f"docs/layout.md's {name}/ does not name {unnamed}"
+    for module in MACHINERY[""]:
+        if module not in ("__init__", "__main__"):
+            assert f"    {module}.py " in tree, f"docs/layout.md does not show {module}.py"
