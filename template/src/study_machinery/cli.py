@@ -167,10 +167,20 @@ def checklist(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return main()
 
 
+# Every command reads the same way; its own --help says which parts it takes.
+CONVENTION = """every command: COMMAND [TIER] [KEY=VALUE ...] [--FLAG ...]
+  TIER       what it acts on: a tier of conf/study.yaml (default: the main tier, where optional)
+  KEY=VALUE  a config's value, in Hydra's syntax: a run's (run: seed=3 model.hidden_units=[50]),
+             or the executor's (tier: executor=slurm executor.partition=gpu)
+  --FLAG     how it acts (--rerun-all, --detach, --check, --keep)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="The study's machinery: runs, results, report, README, reproduce, checks.",
+        epilog=CONVENTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
