@@ -95,7 +95,7 @@ MACHINERY = {
     "": ["__init__", "__main__", "cli", "contract"],
     "core": ["__init__", "environment", "epochs", "errors", "paths", "provenance", "settings", "study"],
     "tracking": ["__init__", "dvclive_run", "mlflow_run", "settings", "wandb_run"],
-    "runs": ["__init__", "ablations", "attempt", "identity", "plan", "run"],
+    "runs": ["__init__", "ablations", "attempt", "folder", "identity", "plan", "run"],
     "executors": [
         "__init__",
         "basic",

@@ -21,8 +21,8 @@ from study_machinery.executors import cores
 from study_machinery.results.aggregate import IncompleteRunsError, collect
 from study_machinery.runs import attempt, identity
 from study_machinery.runs.attempt import execute
+from study_machinery.runs.folder import STARTED, prepare_folder, recover
 from study_machinery.runs.plan import plan, state, summary, unused
-from study_machinery.runs.run import STARTED, prepare_folder, recover
 from study_machinery.tiers import tier
 
 # What a research code's run says when its input is not on disk, as the contract asks.

@@ -46,7 +46,7 @@ def run_dir(runs: Path, variant: str, seed: int) -> Path:
 
 
 # A tier's run executes in a folder beside its own, VARIANT/seed_SEED.attempt, which replaces
-# the run's folder only once the run has finished (runs/run.py): a recorded result is never emptied
+# the run's folder only once the run has finished (runs/folder.py): a recorded result is never emptied
 # for a run that may not finish. While one folder is swapped for the other, the old one is
 # VARIANT/seed_SEED.replaced.
 ATTEMPT, REPLACED = ".attempt", ".replaced"

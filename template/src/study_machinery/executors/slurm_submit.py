@@ -22,7 +22,7 @@ from study_machinery.core.environment import dependency_groups, run_environment
 from study_machinery.core.errors import StudyError
 from study_machinery.executors import Submission, slurm_jobs
 from study_machinery.executors.slurm_settings import Slurm
-from study_machinery.runs import run
+from study_machinery.runs.folder import recover, write_json
 from study_machinery.runs.plan import Planned
 
 JOBS_DIR = paths.ROOT / "jobs"
@@ -207,12 +207,12 @@ def submit(tier: str, runs: list[Planned], settings: Slurm, forced: frozenset[st
             attempt = paths.attempt_dir(run_.folder)
             if run_.fresh:
                 shutil.rmtree(attempt, ignore_errors=True)
-            run.recover(run_.folder)
+            recover(run_.folder)
             attempt.mkdir(parents=True, exist_ok=True)
             log = paths.shown(folder / f"{job}_{index}.out")
             again = run_.fresh or run_.name in forced
             record = Submission("slurm", f"{job}_{index}", run_.identity.key, log, now, forced=again)
-            run.write_json(attempt / paths.SUBMITTED, asdict(record))
+            write_json(attempt / paths.SUBMITTED, asdict(record))
         released = slurm_jobs.command("scontrol", "release", job)
         if released is None or released.returncode != 0:
             said = released.stderr.strip() if released is not None else "no scontrol"

@@ -16,8 +16,8 @@ from study_machinery import contract
 from study_machinery.core import paths
 from study_machinery.core.errors import first_line
 from study_machinery.runs import run
+from study_machinery.runs.folder import prepare_attempt, swap_in
 from study_machinery.runs.plan import Planned
-
 
 # Without a terminal (CI, a SLURM log), a progress line at least this often, in seconds.
 LOG_EVERY = 30.0
@@ -46,7 +46,7 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
     until then, the result recorded there stays whole, whatever happens to the attempt.
     """
     try:
-        attempt = run.prepare_attempt(run_.folder, run_.identity, keep, fresh=run_.fresh)
+        attempt = prepare_attempt(run_.folder, run_.identity, keep, fresh=run_.fresh)
     except OSError as error:  # a folder that cannot be moved or emptied (a file held open elsewhere)
         return Outcome(run_.name, f"its attempt folder could not be made ready: {first_line(error)}")
     if attempt is None:
@@ -66,7 +66,7 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
         root.removeHandler(handler)
         handler.close()
     try:
-        run.swap_in(attempt, run_.folder)
+        swap_in(attempt, run_.folder)
     except OSError as error:
         return Outcome(
             run_.name,

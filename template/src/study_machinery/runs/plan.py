@@ -14,11 +14,11 @@ from typing import cast
 
 import yaml
 
-from study_machinery.runs import ablations, identity
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
-from study_machinery.runs.identity import Identity
 from study_machinery.core.study import METHOD, load_study, variants
+from study_machinery.runs import ablations, identity
+from study_machinery.runs.identity import Identity
 
 
 @dataclass
