@@ -216,15 +216,9 @@ HISTORY_ANSWERS = {
     },
 }
 # A template-owned line of noxfile.py the researcher edits, and what the current template has
-# in or beside its place (so the update conflicts there), by state: up to 0.2.0 the reproduce
-# session called the package's module; from 0.3.0 the record session's `dvc repro`, right
-# before which the template now checks the data the .dvc files track.
+# in or beside its place (so the update conflicts there): the record session's `dvc repro`
+# (0.3.0 and 0.4.0), right before which the template now checks the data the .dvc files track.
 NOXFILE_EDITS = [
-    (
-        'session.run("python", "-m", f"{PACKAGE}.reproduce", *session.posargs, env=EXPERIMENT_ENV)',
-        'session.run("python", "-m", f"{PACKAGE}.reproduce", "--keep", *session.posargs)  # mine',
-        'session.run(*MACHINERY, "reproduce"',
-    ),
     (
         'session.run("dvc", "repro", *session.posargs, env=EXPERIMENT_ENV)',
         'session.run("dvc", "repro", "--pull", *session.posargs, env=EXPERIMENT_ENV)  # mine',

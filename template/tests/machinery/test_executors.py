@@ -173,6 +173,14 @@ def test_a_tier_on_this_machine_never_runs_what_a_slurm_job_holds(four_runs, mon
     assert not (four_runs[0].folder / "metrics.json").exists()
 
 
+def test_a_record_naming_an_executor_that_is_gone_says_so_in_a_line(four_runs):
+    record = submitted(four_runs[0], "9_0")
+    record.executor = "gone"
+    (paths.attempt_dir(four_runs[0].folder) / paths.SUBMITTED).write_text(json.dumps(asdict(record)))
+    with pytest.raises(StudyError, match=r"no executor of kind 'gone' .*delete that attempt folder"):
+        records.sort(four_runs)
+
+
 def test_where_slurm_does_not_answer_no_run_it_may_hold_executes(four_runs, monkeypatch):
     submitted(four_runs[0], "9_0")
     failing = subprocess.CompletedProcess([], 1, "", "squeue: error: Unable to contact slurm controller")

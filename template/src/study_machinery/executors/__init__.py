@@ -70,13 +70,13 @@ class Executor:
     its result, so collecting a run is seeing its folder finished.
     """
 
-    # SLURM's word for it, in what the tier says ("submitted to SLURM").
+    # Its name in what the tier says ("still SLURM jobs", "the submitted runs go on in Ray").
     label: ClassVar[str] = "this machine"
     # Whether the runs it is given go on when the tier command ends (a cluster's queue): it then
     # records each run's submission in the run's attempt folder (records.py), and the tier's
     # --detach and --resubmit apply to it.
     outlives: ClassVar[bool] = False
-    # How a person cancels one of its jobs, e.g. "`scancel JOB`".
+    # How a person cancels its jobs, e.g. "`scancel` them".
     cancel: ClassVar[str] = ""
 
     # The schema of its files under conf/executor/: a dataclass whose `kind` is the module's name.
@@ -140,7 +140,15 @@ def kinds() -> list[str]:
 
 def engine(kind: str) -> ModuleType:
     """The module of a kind of executor, which defines its Executor."""
-    return importlib.import_module(f"{__name__}.{kind}")
+    try:
+        return importlib.import_module(f"{__name__}.{kind}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{kind}":
+            raise  # the module is there; something it imports is not
+        raise StudyError(
+            f"there is no executor of kind {kind!r} (src/study_machinery/executors/{kind}.py), which a "
+            "run's submitted.json names: put its module back, or delete that attempt folder."
+        ) from None
 
 
 def load(name: str, overrides: Sequence[str] = (), conf_dir: Path = paths.CONF_DIR) -> Executor:

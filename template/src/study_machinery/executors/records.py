@@ -38,6 +38,11 @@ def submission(run_: Planned) -> Submission | None:
     return Submission.of(paths.attempt_dir(run_.folder))
 
 
+def written(log: str) -> str:
+    """A job's log to point to, or none where it was never written (a job that never started)."""
+    return log if log and (paths.ROOT / log).is_file() else ""
+
+
 def engine_of(record: Submission) -> type[executors.Executor]:
     return executors.engine(record.executor).Executor
 

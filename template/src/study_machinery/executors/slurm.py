@@ -20,10 +20,9 @@ import time
 from collections.abc import Iterator
 
 from study_machinery import executors
-from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
 from study_machinery.executors import Submission, slurm_jobs, slurm_settings, slurm_submit
-from study_machinery.executors.records import KEEP_RECORDED, NOT_RESUBMITTED, finished_by, submission
+from study_machinery.executors.records import KEEP_RECORDED, NOT_RESUBMITTED, finished_by, submission, written
 from study_machinery.executors.slurm_jobs import hopeless
 from study_machinery.runs.attempt import Outcome
 from study_machinery.runs.plan import Planned
@@ -58,7 +57,7 @@ class Executor(executors.Executor):
             else:
                 record = records[run_.name]
                 hint = NOT_RESUBMITTED + (KEEP_RECORDED if record.forced else "")
-                yield Outcome(run_.name, f"SLURM: {why}; {hint}", _written(record.log))
+                yield Outcome(run_.name, f"SLURM: {why}; {hint}", written(record.log))
 
     @staticmethod
     def live(strict: bool = True) -> dict[str, str] | None:
@@ -67,11 +66,6 @@ class Executor(executors.Executor):
     @staticmethod
     def why_ended(record: Submission) -> str:
         return slurm_jobs.why_ended(record)
-
-
-def _written(log: str) -> str:
-    """A job's log to point to, or none where SLURM never wrote it (a job it could not launch)."""
-    return log if log and (paths.ROOT / log).is_file() else ""
 
 
 def wait(

@@ -74,7 +74,7 @@ def _timed(
         "seconds": round(seconds, 3),
         "peak_memory_mb": provenance.peak_memory_mb(),
         "cpu_cores_used": resolved["threads"],
-        # A run uses one GPU at most (executors/local.py gives each worker its own).
+        # A run uses one GPU at most (executors/cores.py gives each worker its own).
         "gpus_used": gpus,
         "cpu_hours": round(seconds * resolved["threads"] / 3600, 6),
         "gpu_hours": round(seconds * gpus / 3600, 6),

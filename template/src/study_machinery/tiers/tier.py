@@ -146,8 +146,7 @@ def _ended(run_: Planned, sub: Submission) -> Outcome:
     """A run whose job ended unfinished before this command looked, and which is not resubmitted."""
     engine = records.engine_of(sub)
     hint = records.NOT_RESUBMITTED + (records.KEEP_RECORDED if sub.forced else "")
-    log = sub.log if (paths.ROOT / sub.log).is_file() else ""  # none where it never started
-    return Outcome(run_.name, f"{engine.label}: {engine.why_ended(sub)}; {hint}", log)
+    return Outcome(run_.name, f"{engine.label}: {engine.why_ended(sub)}; {hint}", records.written(sub.log))
 
 
 def _detached(tier: str, executor: executors.Executor, waiting: int) -> str:
