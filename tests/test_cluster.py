@@ -92,10 +92,15 @@ def test_the_main_tier_on_ray_gives_the_same_bits_and_result(study):
         result = machinery(
             study, "tier", MAIN_TIER, "executor=ray", f"executor.address=127.0.0.1:{port}", "--rerun-all"
         )
+        # A search's trials, batch by batch, on the same Ray cluster: the same ledger as here.
+        searched, on_ray, _ = searched_twice(
+            study, "executor=ray", f"executor.address=127.0.0.1:{port}"
+        )
     finally:
         run([".venv/bin/ray", "stop", "--force"], study)
         shutil.rmtree(temporary, ignore_errors=True)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert on_ray == searched
     assert run_metrics(study, MAIN_TIER) == local
     assert all("ray" in place and "node_id" in place["ray"] for place in where(study, MAIN_TIER))
     assert_same_recorded_result(study)
@@ -258,3 +263,46 @@ def test_a_forced_rerun_keeps_every_result_until_replaced_and_executes_what_it_a
     )
     assert run_metrics(study, tier) == local
     assert_same_recorded_result(study)
+
+
+def search_record(study: Path, tier: str) -> dict[str, bytes]:
+    """A search's ledgers and the choices it wrote."""
+    folders = [study / "results" / tier / "search", study / "conf" / "tuned" / tier]
+    return {
+        path.relative_to(study).as_posix(): path.read_bytes()
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+        if path.suffix in (".json", ".yaml")
+    }
+
+
+def searched_twice(study: Path, *elsewhere: str, group: str | None = None, **env: str) -> tuple[dict, dict, str]:
+    """The smoke tier's search on this machine, then from nothing on another executor; what each
+    recorded and what the second said. The study is left as it was (no search, no choice)."""
+    tier = "smoke"
+    made = [study / "trials", study / "results" / tier / "search", study / "conf" / "tuned"]
+    try:
+        here = machinery(study, "tune", tier)
+        assert here.returncode == 0, here.stdout + here.stderr
+        local = search_record(study, tier)
+        assert len(local) >= 6, "a ledger and a choice for the method and each baseline"
+        for folder in made[:2]:
+            shutil.rmtree(folder)
+        there = machinery(study, "tune", tier, *elsewhere, group=group, **env)
+        said = there.stdout + there.stderr
+        assert there.returncode == 0, said
+        return local, search_record(study, tier), said
+    finally:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+        for kind in ("png", "pdf"):
+            (study / "results" / tier / f"search.{kind}").unlink(missing_ok=True)
+
+
+def test_a_search_on_slurm_gives_the_same_ledger_and_choices_as_on_this_machine(study, slurm):
+    local, on_slurm, said = searched_twice(study, "executor=slurm", "executor.poll_seconds=1", **slurm)
+    # Each batch of trials (4 trials x 2 seeds) is one job array; its jobs rebuild each trial's
+    # config from the command line the job script gives them.
+    assert "search@smoke: 8 runs submitted as SLURM job array" in said
+    assert (study / "jobs" / "smoke-search").is_dir()
+    assert on_slurm == local

@@ -14,6 +14,7 @@ in" may differ. So a renamed command, option, file or message fails here: the do
 drift from the template. The generated study's own README runs too (its default answers).
 """
 
+import json
 import os
 import pty
 import re
@@ -381,6 +382,15 @@ def the_answer_changed(study: Study) -> None:
     assert "A note of my own." in study.file("README.md").read_text(), "the researcher's work is kept"
 
 
+def the_search_wrote_its_record_and_choices(study: Study) -> None:
+    """The method and both baselines tuned with the same budget, their choices where the configs read them."""
+    for variant in ("proposed", "baseline/knn", "baseline/logistic_regression"):
+        ledger = json.loads(study.file(f"results/smoke/search/{variant}.json").read_text())
+        assert ledger["budget"] == 4 and ledger["scored_on"] == "validation"
+        assert study.file(f"conf/tuned/smoke/{variant}.yaml").is_file()
+    assert study.file("results/smoke/search.png").is_file()
+
+
 def reproduce_left_the_study_alone(study: Study) -> None:
     assert git(study.cwd, "status", "--porcelain") == "", "reproduce must leave the working tree alone"
 
@@ -434,6 +444,8 @@ STEPS: list[Run | Callable[[Study], None]] = [
     the_release_came_in,
     Run("docs/update.md", "n_seeds=3"),
     the_answer_changed,
+    Run("docs/tuning.md", "nox -s tune -- smoke"),
+    the_search_wrote_its_record_and_choices,
 ]
 
 

@@ -58,6 +58,7 @@ STATIC = {
             "push",
             "results",
             "runs",
+            "search",
             "statistics",
             "tracking",
             "variants",
@@ -71,6 +72,9 @@ FRAMEWORK_FILES = {
         "conf/model/mlp.yaml",
         "conf/training/adam.yaml",
         "conf/variant/proposed.yaml",
+        # The search spaces: the method's and each baseline's (docs/tuning.md).
+        "conf/search/proposed.yaml",
+        "conf/search/baseline/logistic_regression.yaml",
         *files,
     }
     for framework, files in {
@@ -78,11 +82,13 @@ FRAMEWORK_FILES = {
             "conf/model/knn.yaml",
             "conf/variant/ablation/no_weight_decay.yaml",
             "conf/variant/baseline/knn.yaml",
+            "conf/search/baseline/knn.yaml",
         },
         "pytorch": {
             "conf/model/cnn.yaml",
             "conf/variant/ablation/no_dropout.yaml",
             "conf/variant/baseline/mlp.yaml",
+            "conf/search/baseline/mlp.yaml",
             "tests/test_training.py",
         },
     }.items()
@@ -107,11 +113,12 @@ MACHINERY = {
         "slurm_settings",
         "slurm_submit",
     ],
-    "tiers": ["__init__", "progress", "tier"],
+    "tiers": ["__init__", "batch", "progress", "status", "tier"],
+    "search": ["__init__", "ledger", "settings", "space", "trials", "tune"],
     "storage": ["__init__", "fetch", "push", "verify"],
     "results": ["__init__", "aggregate", "curves", "estimates", "recorded"],
-    "report": ["__init__", "curves", "figure", "latex", "readme", "tables", "write"],
-    "checks": ["__init__", "checklist", "compare", "reproduce"],
+    "report": ["__init__", "curves", "figure", "latex", "readme", "search", "tables", "write"],
+    "checks": ["__init__", "checklist", "clean_room", "compare", "reproduce"],
 }
 # What the first run adds to the first commit.
 RECORDED = {
@@ -317,7 +324,7 @@ def test_the_remote_is_configured_with_its_plugin_and_no_secret(study):
     assert set(config["'remote \"storage\"'"]) <= {"url", "endpointurl", "account_name"}, "no credentials"
     pipeline = tomllib.loads((folder / "pyproject.toml").read_text())["dependency-groups"]["pipeline"]
     plugin = kind not in ("local", "other")
-    assert pipeline == ([f"dvc[{kind}]>=3.60"] if plugin else ["dvc>=3.60"])
+    assert pipeline == [f"dvc[{kind}]>=3.60" if plugin else "dvc>=3.60", "optuna>=4.5"]
     if plugin:
         # The extra resolves to DVC's plugin for that kind of storage.
         locked = run(["uv", "lock", "--quiet"], folder)

@@ -123,6 +123,14 @@ def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reprod
     status = uv(study_dir, "python", "-m", "study_machinery", "status")
     assert status.returncode == 0 and "unused" not in status.stdout, status.stdout + status.stderr
 
+    # The smoke tier's search minimised RMSE (lower is better): each choice is its lowest mean.
+    for variant in ("proposed", "baseline/ridge"):
+        ledger = json.loads((study_dir / f"results/smoke/search/{variant}.json").read_text())
+        scores = [trial["score"] for trial in ledger["trials"] if trial["state"] == "complete"]
+        assert ledger["better"] == "lower" and ledger["chosen"]["score"] == min(scores)
+        assert (study_dir / f"conf/tuned/smoke/{variant}.yaml").is_file()
+    assert not (study_dir / "results/smoke/search/baseline/mean.json").exists(), "declared: not searched"
+
     # The prepare stage's folder holds what prepare.py writes, and nothing of the demo's.
     assert [path.name for path in (study_dir / "data/prepared").iterdir()] == ["diabetes.npz"]
     summary = json.loads((study_dir / "results/small/metrics.json").read_text())

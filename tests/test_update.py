@@ -172,7 +172,7 @@ def test_a_study_made_before_the_remote_kind_was_asked_keeps_its_remote(tmp_path
     answers = yaml.safe_load((study / ".copier-answers.yml").read_text())
     assert (answers["dvc_remote_kind"], answers["dvc_remote"]) == ("s3", "s3://lab-data/study")
     pipeline = tomllib.loads((study / "pyproject.toml").read_text())["dependency-groups"]["pipeline"]
-    assert pipeline == ["dvc[s3]>=3.60"]
+    assert pipeline == ["dvc[s3]>=3.60", "optuna>=4.5"]
 
 
 def released() -> list[str]:

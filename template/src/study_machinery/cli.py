@@ -47,12 +47,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from study_machinery import contract
-    from study_machinery.core.study import check_config_files
-    from study_machinery.tiers.tier import run_tier
-
-    name = _tier(args, parser)
+def _executor(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[str | None, list[str]]:
+    """The executor named on the command line (executor=NAME), if any, and its settings."""
     executor, overrides = None, []
     for setting in args.settings:
         if setting.startswith("executor="):
@@ -61,9 +57,36 @@ def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             overrides.append(setting)
         else:
             parser.error(f"argument SETTING: {setting!r} is neither executor=NAME nor executor.KEY=VALUE")
+    return executor, overrides
+
+
+def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from study_machinery import contract
+    from study_machinery.core.study import check_config_files
+    from study_machinery.tiers.tier import run_tier
+
+    name = _tier(args, parser)
+    executor, overrides = _executor(args, parser)
     check_config_files()
     contract.register_configs()
     run_tier(name, args.rerun_all, executor, overrides, detach=args.detach, resubmit=args.resubmit)
+    return 0
+
+
+def tune(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from study_machinery import contract
+    from study_machinery.core.study import check_config_files
+    from study_machinery.report.search import write_search_figure
+    from study_machinery.search.ledger import summary
+    from study_machinery.search.tune import tune
+
+    name = _tier(args, parser)
+    executor, overrides = _executor(args, parser)
+    check_config_files()
+    contract.register_configs()
+    for searched in tune(name, executor, overrides):
+        print(summary(name, searched.variant))
+    write_search_figure(name)
     return 0
 
 
@@ -72,38 +95,21 @@ def job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from study_machinery.tiers.tier import run_job
 
     contract.register_configs()
-    run_job(_tier(args, parser), args.variant, args.seed, args.identity)
+    tier = _tier(args, parser) if args.tier is not None else None
+    run_job(args.overrides, paths.ROOT / args.folder, args.identity, tier)
     return 0
 
 
 def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from study_machinery import contract
     from study_machinery.core.study import check_config_files, load_study
-    from study_machinery.executors.records import whereabouts, with_forced
-    from study_machinery.runs.plan import plan, state, summary, unused
+    from study_machinery.tiers.status import print_status
 
     tiers = load_study().tiers
     names = [_known_tier(name, tiers, parser) for name in args.tiers] or list(tiers)
     check_config_files()
     contract.register_configs()
-    todo = total = 0
-    for name in names:
-        planned = plan(name)
-        states = with_forced(planned, [state(run) for run in planned])
-        if not args.summary:
-            unfinished = [run for run, (status, _) in zip(planned, states, strict=True) if status != "done"]
-            held = whereabouts(unfinished)
-            for run, (status, why) in zip(planned, states, strict=True):
-                why = why + ([held[run.name]] if run.name in held else [])
-                reasons = f" ({', '.join(why)})" if why else ""
-                print(f"{name:<8} {run.variant:<32} seed {run.seed:<4} {status}{reasons}")
-            for folder in unused(paths.runs_dir(name), planned):
-                print(f"{name:<8} {folder:<42} not in the tier: kept, unused (delete it to drop it)")
-        print(summary(name, states))
-        todo += sum(status != "done" for status, _ in states)
-        total += len(states)
-    if len(names) > 1:
-        print(f"all tiers: {todo} of {total} runs to execute")
+    print_status(names, args.summary)
     return 0
 
 
@@ -171,7 +177,7 @@ def checklist(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 CONVENTION = """every command: COMMAND [TIER] [KEY=VALUE ...] [--FLAG ...]
   TIER       what it acts on: a tier of conf/study.yaml (default: the main tier, where optional)
   KEY=VALUE  a config's value, in Hydra's syntax: a run's (run: seed=3 model.hidden_units=[50]),
-             or the executor's (tier: executor=slurm executor.partition=gpu)
+             or the executor's (tier, tune: executor=slurm executor.partition=gpu)
   --FLAG     how it acts (--rerun-all, --detach, --check, --keep)"""
 
 
@@ -192,17 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     overrides_help = "Hydra overrides, e.g. variant=proposed seed=3 scale=smoke, and Hydra's flags"
     sub = command("run", run, "One run of a variant, into outputs/SCALE/VARIANT/seed_SEED/.")
     sub.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=overrides_help)
+    settings_help = (
+        "another executor than the tier's (executor=slurm) and its settings (executor.partition=gpu), "
+        "anywhere on the line"
+    )
     sub = command(
         "tier", tier, "Every variant over a tier's seeds, into runs/TIER/ (the runs stage): what changed."
     )
     sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
-    sub.add_argument(
-        "settings",
-        nargs="*",
-        metavar="SETTING",
-        help="another executor than the tier's (executor=slurm) and its settings (executor.partition=gpu), "
-        "anywhere on the line",
-    )
+    sub.add_argument("settings", nargs="*", metavar="SETTING", help=settings_help)
     sub.add_argument(
         "--rerun-all", action="store_true", help="execute every run, even those whose identity still matches"
     )
@@ -213,12 +217,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--resubmit", action="store_true", help="slurm: submit again the runs whose jobs ended unfinished"
     )
     sub = command(
-        "job", job, "One run of a tier, as a cluster job runs it (what the slurm executor submits)."
+        "tune",
+        tune,
+        "Search each tuned variant's hyperparameters at a tier (conf/search/), on the validation split; "
+        "the choices into conf/tuned/TIER/, the ledgers into results/TIER/search/.",
     )
-    sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
-    sub.add_argument("variant", metavar="VARIANT")
-    sub.add_argument("seed", metavar="SEED", type=int)
-    sub.add_argument("identity", metavar="IDENTITY", help="the identity key the run was submitted with")
+    sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml with a search (search.trials)")
+    sub.add_argument("settings", nargs="*", metavar="SETTING", help=settings_help)
+    sub = command(
+        "job",
+        job,
+        "One planned run, as a cluster job runs it (what the slurm executor submits): only if its "
+        "identity is still the one it was submitted with.",
+    )
+    sub.add_argument(
+        "overrides", nargs="+", metavar="KEY=VALUE", help="the Hydra overrides of its config, seed=SEED last"
+    )
+    sub.add_argument("--folder", required=True, help="its run folder, from the study's root")
+    sub.add_argument("--identity", required=True, help="the identity key it was submitted with")
+    sub.add_argument("--tier", help="the tier it is a run of (none: a search's trial)")
     sub = command("status", status, "Each run of each tier: done, stale (and why) or missing.")
     sub.add_argument("tiers", nargs="*", metavar="TIER", help="default: every tier of conf/study.yaml")
     sub.add_argument("--summary", action="store_true", help="one line per tier")
@@ -262,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         own = 1 + TO_HYDRA[argv[0]]
         argv, to_hydra = argv[:own], argv[own:]
     settings = []
-    if argv[:1] == ["tier"]:
+    if argv[:1] in (["tier"], ["tune"]):
         # The executor's settings may come before or after the flags (argparse takes them before only).
         settings = [arg for arg in argv[1:] if arg.startswith(("executor=", "executor."))]
         argv = [arg for arg in argv if arg not in settings]

@@ -22,15 +22,17 @@ CHECKPOINT = "checkpoint.pt"
 def run(
     config: Config, folder: Path, on_epoch: Callable[[int, dict[str, float]], None] | None = None
 ) -> dict[str, float]:
-    """Train the configured network on one seed's split and score it on the test set.
+    """Train the configured network on one seed's split and score it on the split `scored_on`
+    names: the test split, or in a search the validation split (data.split).
 
     Each epoch is reported to `on_epoch`: the loss and accuracy on the training split and on
-    the test split, for the learning curves.
+    the split scored on, for the learning curves.
     """
     make_deterministic(config.seed, config.threads)
     device = choose_device(config.device)
     features, labels = load_prepared(config.data.path)
-    train_x, test_x, train_y, test_y = split(features, labels, config.data, config.seed)
+    train_x, test_x, train_y, test_y = split(features, labels, config.data, config.seed, config.scored_on)
+    scored = config.scored_on.value  # test, or validation (then test_x is the validation split)
     # The learning curves score the training images without their shifted copies, as the test
     # images are: a fifth of the cost, and the gap between the curves shows overfitting, not the
     # shifted images being harder.
@@ -56,8 +58,8 @@ def run(
             {
                 "train_loss": train_loss,
                 "train_accuracy": train_accuracy,
-                "test_loss": test_loss,
-                "test_accuracy": test_accuracy,
+                f"{scored}_loss": test_loss,
+                f"{scored}_accuracy": test_accuracy,
             },
         )
 

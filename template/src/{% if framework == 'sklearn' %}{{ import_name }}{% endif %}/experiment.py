@@ -41,14 +41,16 @@ def epoch_scores(model: ClassifierMixin, features: np.ndarray, labels: np.ndarra
 
 
 def run(config: Config, on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
-    """Train the configured model on one seed's split and score it on the test set.
+    """Train the configured model on one seed's split and score it on the split `scored_on`
+    names: the test split, or in a search the validation split (data.split).
 
     A model trained in epochs (the MLP) reports each one to `on_epoch`: its loss and accuracy on
-    the training split and on the test split, for the learning curves.
+    the training split and on the split scored on, for the learning curves.
     """
     seed_everything(config.seed)
     features, labels = load_prepared(config.data.path)
-    train_x, test_x, train_y, test_y = split(features, labels, config.data, config.seed)
+    train_x, test_x, train_y, test_y = split(features, labels, config.data, config.seed, config.scored_on)
+    scored = config.scored_on.value  # test, or validation (then test_x is the validation split)
     # The learning curves score the training images without their shifted copies, as the test
     # images are: a fifth of the cost, and the gap between the curves shows overfitting, not the
     # shifted images being harder.
@@ -64,7 +66,7 @@ def run(config: Config, on_epoch: Callable[[int, dict[str, float]], None] | None
     if isinstance(model, EpochMLPClassifier) and on_epoch is not None:
         model.after_epoch = lambda epoch: on_epoch(
             epoch,
-            epoch_scores(model, seen_x, seen_y, "train") | epoch_scores(model, test_x, test_y, "test"),
+            epoch_scores(model, seen_x, seen_y, "train") | epoch_scores(model, test_x, test_y, scored),
         )
     with threadpool_limits(limits=config.threads), warnings.catch_warnings():
         # The MLP trains for a fixed number of epochs on purpose (see models.py).

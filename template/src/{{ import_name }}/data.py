@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from .config import DataConfig
+from .config import DataConfig, ScoredOn
 from .prepare import PREPARED_FILE
 
 
@@ -27,21 +27,29 @@ def load_prepared(folder: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def split(
-    features: np.ndarray, labels: np.ndarray, config: DataConfig, seed: int
+    features: np.ndarray, labels: np.ndarray, config: DataConfig, seed: int, scored_on: ScoredOn
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified train/test split; a different seed draws a different split.
+    """The training split and the split a run is scored on, stratified; a seed draws its own.
 
-    With a train_fraction below 1 only that share of the training split is
-    kept (stratified too); the test split stays whole, so scores stay comparable.
+    Scored on the test split (the main result), the model trains on the rest. Scored on
+    validation (a search's trials), the test split is set aside unread and the validation split
+    is carved from the training split (validation_fraction of it, by the same seed): the
+    choices a search makes never see the test split. With a train_fraction below 1 only that
+    share of the training split is kept (stratified too); the split scored on stays whole, so
+    scores stay comparable.
     """
-    train_x, test_x, train_y, test_y = train_test_split(
+    train_x, scored_x, train_y, scored_y = train_test_split(
         features, labels, test_size=config.test_fraction, random_state=seed, stratify=labels
     )
+    if scored_on is ScoredOn.validation:
+        train_x, scored_x, train_y, scored_y = train_test_split(
+            train_x, train_y, test_size=config.validation_fraction, random_state=seed, stratify=train_y
+        )
     if config.train_fraction < 1.0:
         train_x, _, train_y, _ = train_test_split(
             train_x, train_y, train_size=config.train_fraction, random_state=seed, stratify=train_y
         )
-    return train_x, test_x, train_y, test_y
+    return train_x, scored_x, train_y, scored_y
 
 
 def shift(images: np.ndarray, rows: int, cols: int) -> np.ndarray:

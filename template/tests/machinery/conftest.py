@@ -24,4 +24,5 @@ def planned_run(tmp_path, compose_config, smoke_overrides) -> Planned:
     resolved = OmegaConf.to_container(config, resolve=True, enum_to_str=True)
     key = identity.shared().of(resolved)
     folder = paths.run_dir(tmp_path, config.variant, 0)
-    return Planned(config.variant, 0, folder, OmegaConf.to_object(config), resolved, key)
+    overrides = [*smoke_overrides, "seed=0"]
+    return Planned(config.variant, 0, folder, OmegaConf.to_object(config), resolved, key, overrides=overrides)

@@ -16,7 +16,10 @@ from study_machinery.core import paths
 MACHINERY = Path(contract.__file__).parent
 # The subpackages, lowest first: each imports only those before it, and contract.py (the one
 # way to the research code). cli.py, on top, may import any of them.
-LAYERS = ("core", "tracking", "runs", "executors", "tiers", "storage", "results", "report", "checks")
+LAYERS = (
+    *("core", "tracking", "runs", "executors", "tiers", "search"),
+    *("storage", "results", "report", "checks"),
+)
 TOP = {"__init__", "__main__", "cli", "contract"}
 # A module a reader takes in at once; more than this is two concerns.
 MOST_LINES = 300

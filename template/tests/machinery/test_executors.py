@@ -3,6 +3,7 @@ from what SLURM says. (The template's own tests run tiers on a real SLURM and a 
 
 import dataclasses
 import json
+import shlex
 import socket
 import subprocess
 import sys
@@ -156,9 +157,8 @@ def test_a_job_that_finds_its_run_done_lets_it_be_and_the_tier_sees_it_finished(
     done = four_runs[0]
     assert attempt.execute(done).error is None
     submission = submitted(done, "8_1")  # a second job for it (say, submitted twice by hand)
-    monkeypatch.setattr(tier, "plan", lambda name: [done])
     before = (done.folder / "metrics.json").read_bytes()
-    run_job("smoke", done.variant, done.seed, done.identity.key)
+    run_job(done.overrides, done.folder, done.identity.key)
     assert (done.folder / "metrics.json").read_bytes() == before
     assert not paths.attempt_dir(done.folder).exists()
     assert records.finished_by(done, submission)
@@ -254,8 +254,10 @@ def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):
     ):
         assert f"#SBATCH {option}\n" in text
     assert "\nmodule load cuda\n" in text
-    assert f"IDENTITIES=({' '.join(run_.identity.key for run_ in four_runs)})" in text
-    assert "-m study_machinery job smoke" in text and "export PYTHONHASHSEED=0" in text
+    for index, run_ in enumerate(four_runs):
+        # Each task's command line is the run's own: its overrides, its folder, its identity.
+        assert f"\n  {index}) exec " in text and f"-m study_machinery {shlex.join(run_.job())} ;;" in text
+    assert "export PYTHONHASHSEED=0" in text
     script = tmp_path / "job.sbatch"
     script.write_text(text)
     syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
@@ -274,9 +276,8 @@ def test_a_study_on_a_filesystem_only_this_machine_sees_is_not_submitted(monkeyp
 
 
 def test_a_job_whose_run_changed_since_it_was_submitted_does_not_run(four_runs, monkeypatch):
-    monkeypatch.setattr(tier, "plan", lambda name: four_runs)
     with pytest.raises(StudyError, match="changed since it was submitted, so it was not run"):
-        run_job("smoke", four_runs[0].variant, four_runs[0].seed, "the identity it was submitted with")
+        run_job(four_runs[0].overrides, four_runs[0].folder, "the identity it was submitted with")
     assert not four_runs[0].folder.exists()
 
 

@@ -98,8 +98,9 @@ def test_a_run_config_has_the_keys_the_machinery_reads(compose_config, smoke_ove
 
 
 # The groups whose files change a run rather than set its defaults: variants and scales have
-# the last word over the values, and the executors are the machinery's.
-NOT_DEFAULTS = {"variant", "scale", "executor"}
+# the last word over the values, the search's choices (tuned/) are chosen values; and folders
+# that are no group of a run's config at all (the executors, the search spaces).
+NOT_DEFAULTS = {"variant", "scale", "tuned", *paths.NOT_RUN_GROUPS}
 
 
 def _has_default(field: dataclasses.Field) -> bool:

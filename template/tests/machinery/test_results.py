@@ -126,12 +126,13 @@ def test_readme_without_markers_is_refused_and_left_alone(tmp_path, capsys):
 
 
 def _assert_reproduces(tier: str) -> None:
-    checks, claims, _ = reproduce(paths.ROOT, tier)
+    checks, claims, choices, _ = reproduce(paths.ROOT, tier)
     # passed is None for what the tolerance does not check (a statistical one checks means only).
     failed = [
         f"{c.name}: recorded {c.recorded}, reproduced {c.reproduced}" for c in checks if c.passed is False
     ]
     failed += [f"{claim.sentence()} did not reproduce" for claim in claims if not claim.passed]
+    failed += [f"{c.name}: {c.recorded} != {c.reproduced}" for c in choices if not c.passed]
     assert checks and not failed, failed
 
 

@@ -23,7 +23,7 @@ from study_machinery.runs import attempt, identity
 from study_machinery.runs.attempt import execute
 from study_machinery.runs.folder import STARTED, prepare_folder, recover
 from study_machinery.runs.plan import plan, state, summary, unused
-from study_machinery.tiers import tier
+from study_machinery.tiers.batch import Batch, execute_batch
 
 # What a research code's run says when its input is not on disk, as the contract asks.
 MISSING = "data/prepared/nowhere is missing. Restore it with `uv run dvc repro prepare`."
@@ -184,7 +184,7 @@ def test_what_the_research_code_warns_of_is_in_the_tiers_output(planned_run, mon
 
     monkeypatch.setattr(contract, "run", warns)
     basic = executors.load("basic")
-    tier._execute_tier("smoke", [planned_run], [planned_run], basic, False, False, False)
+    execute_batch(Batch("smoke", "runs@smoke", "tier smoke", "runs of tier smoke"), [planned_run], basic)
     said = capsys.readouterr().err
     assert "runs@smoke: 1 runs executed" in said
     assert "runs@smoke: your research code warned in 1 runs" in said

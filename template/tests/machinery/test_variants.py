@@ -14,9 +14,9 @@ from study_machinery.core.study import METHOD, check_config_files, load_study, v
 from study_machinery.runs.ablations import differences, one_change_rule
 
 CONF = paths.CONF_DIR
-# Not groups of a run's config: the variants are tested apart, and the executors
-# (test_executors.py) say where runs execute, not what they compute.
-NOT_SWAPPABLE = {"variant", "hydra", "executor"}
+# Not swapped here: the variants are tested apart, a search's choices (tuned/) with the search,
+# and the folders that are no group of a run's config (the executors, the search spaces).
+NOT_SWAPPABLE = {"variant", "hydra", "tuned", *paths.NOT_RUN_GROUPS}
 GROUPS = sorted(path.name for path in CONF.iterdir() if path.is_dir() and path.name not in NOT_SWAPPABLE)
 
 

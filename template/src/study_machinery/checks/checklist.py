@@ -22,6 +22,7 @@ from study_machinery.core.paths import ROOT
 from study_machinery.core.study import METHOD, load_study, variants
 from study_machinery.report import readme
 from study_machinery.results.recorded import load
+from study_machinery.search.settings import budgets, how_chosen, read_search
 
 DONE, TODO, CHECK = "done", "to do", "check yourself"
 PRETRAINED = (
@@ -165,6 +166,24 @@ def left_out_state() -> tuple[str, str]:
     )
 
 
+def tuning_state() -> tuple[str, str]:
+    """The main tier's hyperparameters: chosen by a fair search on validation, or said to be as set."""
+    study = load_study()
+    tier, search = study.main_tier, read_search(study)
+    if tier not in search.trials:
+        searched = ", ".join(search.trials) or "none"
+        return (
+            CHECK,
+            f"the main tier ({tier}) has no search (search.trials names: {searched}), so its "
+            f"hyperparameters are as conf/ sets them, which every caption says; docs/tuning.md",
+        )
+    tuned = [variant for variant, trials in budgets(search, tier).items() if trials]
+    missing = [variant for variant in tuned if not paths.tuned_file(tier, variant).is_file()]
+    if missing:
+        return TODO, f"`uvx nox -s tune -- {tier}`: its search has chosen nothing for {', '.join(missing)}"
+    return DONE, how_chosen(study, tier)
+
+
 def compute_state() -> tuple[str, str]:
     try:
         recorded = load(paths.results_dir(load_study().main_tier))
@@ -216,6 +235,7 @@ def items() -> list[Item]:
         (neurips, "Error bars defined: what varies, and which statistic", error_bars_state),
         (neurips, "Metrics: which way is better, and the main one", metrics_state),
         (neurips, "Every run reported, or left out by a stated decision", left_out_state),
+        (neurips, "Hyperparameters: how they were chosen", tuning_state),
         (neurips, "Compute reported", compute_state),
         (neurips, "Citation", citation_state),
     ]

@@ -133,6 +133,45 @@ def _verdict(metric: Metric | None, pair: dict) -> str:
     return metric.verdict(pair.get("ci_low"), pair.get("ci_high"))
 
 
+@dataclass(frozen=True)
+class Choice:
+    """What a tier's search chose for a variant (search/ledger.py): recorded, and in the re-run."""
+
+    variant: str
+    recorded: str
+    reproduced: str
+
+    @property
+    def passed(self) -> bool:
+        return self.recorded == self.reproduced
+
+    @property
+    def name(self) -> str:
+        return f"the search's choice for {self.variant}"
+
+
+def compare_choices(recorded: dict[str, dict], reproduced: dict[str, dict]) -> list[Choice]:
+    """Each tuned variant's chosen trial and values, from its ledger on either side."""
+
+    def said(ledger: dict | None) -> str:
+        if ledger is None:
+            return "missing"
+        chosen = ledger["chosen"]
+        values = " ".join(f"{key}={value!r}" for key, value in chosen["values"].items())
+        return f"trial {chosen['trial']}: {values}"
+
+    return [
+        Choice(variant, said(recorded.get(variant)), said(reproduced.get(variant)))
+        for variant in _keys(recorded, reproduced)
+    ]
+
+
+def render_choices(choices: list[Choice]) -> str:
+    header = ("search (the validation split)", "recorded", "reproduced", "check")
+    rows = [(c.variant, c.recorded, c.reproduced, "pass" if c.passed else "FAIL") for c in choices]
+    return _table(header, rows)
+
+
 def render_claims(claims: list[Claim]) -> str:
     """A plain-text table: claim, recorded verdict, reproduced verdict (the variant's: better, worse or
     no clear difference than the method), pass or FAIL."""

@@ -12,6 +12,14 @@ ROOT = Path(__file__).resolve().parents[3]
 CONF_DIR = ROOT / "conf"
 STUDY_FILE = CONF_DIR / "study.yaml"
 RUNS_DIR = ROOT / "runs"
+# A hyperparameter search's runs (search/): trials/TIER/VARIANT/trial_NNN/seed_SEED.
+TRIALS_DIR = ROOT / "trials"
+# Folders under conf/: each tuned variant's search space, conf/search/VARIANT.yaml, and the
+# configuration a search chose, conf/tuned/TIER/VARIANT.yaml, which conf/config.yaml reads.
+SEARCH_SPACES, TUNED = "search", "tuned"
+# The folders under conf/ that are no config group of a run: where runs execute (executors/) and
+# the search spaces. Hydra never composes them into a run's config.
+NOT_RUN_GROUPS = frozenset({"executor", SEARCH_SPACES})
 RESULTS_DIR = ROOT / "results"
 README = ROOT / "README.md"
 # The run folders, as Hydra names them: by tier (or scale), variant and seed, never by time,
@@ -63,6 +71,33 @@ def replaced_dir(folder: Path) -> Path:
 
 def results_dir(tier: str) -> Path:
     return RESULTS_DIR / tier
+
+
+# A tier's search (search/): one ledger per tuned variant, results/TIER/search/VARIANT.json, and
+# the figure of the search, results/TIER/search.png and .pdf.
+SEARCH, SEARCH_FIGURE = "search", "search"
+
+
+def trial_dir(tier: str, variant: str, trial: int) -> Path:
+    """The folder of one trial of a variant's search: its runs are its seed_SEED folders."""
+    return TRIALS_DIR / tier / variant / f"trial_{trial:03d}"
+
+
+def ledger_file(tier: str, variant: str) -> Path:
+    return results_dir(tier) / SEARCH / f"{variant}.json"
+
+
+def journal_file(tier: str, variant: str) -> Path:
+    """Optuna's own storage of the search (its JournalStorage), for Optuna's tools to load."""
+    return results_dir(tier) / SEARCH / f"{variant}.optuna.log"
+
+
+def space_file(variant: str, conf_dir: Path = CONF_DIR) -> Path:
+    return conf_dir / SEARCH_SPACES / f"{variant}.yaml"
+
+
+def tuned_file(tier: str, variant: str, conf_dir: Path = CONF_DIR) -> Path:
+    return conf_dir / TUNED / tier / f"{variant}.yaml"
 
 
 def shown(path: Path) -> str:

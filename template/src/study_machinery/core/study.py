@@ -135,6 +135,9 @@ class StudyConfig:
     # The module of the research package that puts data/raw in place where the DVC remote cannot
     # be reached (CI): `python -m study_machinery fetch` runs it; None: `dvc pull` (storage/fetch.py).
     fetch_raw_data: str | None = None
+    # The hyperparameter search: budgets, sampler seed, declared unequal budgets, checked by
+    # search/settings.py (`{}`: none). Mandatory, as the report stage reads it.
+    search: Any = MISSING
 
     def left_out(self, tier: str) -> list[Exclusion]:
         return [exclusion for exclusion in self.excluded if exclusion.tier == tier]

@@ -70,6 +70,11 @@ class Executor(executors.Executor):
                 self.pool = None
 
     def submit(self, name: str, runs: list[Planned], forced: frozenset[str]) -> None:
+        if self.pool is not None:
+            # A later batch of the same session (a search's next trials): the workers started
+            # for the first one, their libraries imported already.
+            self.pending |= {self.pool.submit(execute, run_): run_ for run_ in runs}
+            return
         if len(runs) == 1:
             self.here = list(runs)  # one run: in this process, sparing a worker's start
             return

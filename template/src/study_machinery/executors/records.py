@@ -121,11 +121,12 @@ def whereabouts(runs: list[Planned]) -> dict[str, str]:
     return said
 
 
-def refuse_busy(tier: str, busy: list[tuple[Planned, Submission, str]], doing: str) -> None:
+def refuse_busy(what: str, busy: list[tuple[Planned, Submission, str]], doing: str) -> None:
+    """`what`: the runs in a sentence, "runs of tier small"."""
     if busy:
         engine = engine_of(busy[0][1])
         jobs = ", ".join(f"{run_.name} (job {sub.job}, {status})" for run_, sub, status in busy)
         raise StudyError(
-            f"{len(busy)} runs of tier {tier} are still {engine.label} jobs, {doing}: {jobs}. "
-            f"Wait for them to end, or cancel them ({engine.cancel}); then run the tier again."
+            f"{len(busy)} {what} are still {engine.label} jobs, {doing}: {jobs}. "
+            f"Wait for them to end, or cancel them ({engine.cancel}); then run the command again."
         )

@@ -103,7 +103,7 @@ def environment() -> Path:
 
 
 def script(tier: str, runs: list[Planned], settings: Slurm, python: Path) -> str:
-    """The job array's sbatch script: task i runs runs[i] (variant, seed, identity)."""
+    """The job array's sbatch script for the batch `tier` (a tier, or a search's): task i runs runs[i]."""
     threads = max(run_.resolved["threads"] for run_ in runs)
     array = f"0-{len(runs) - 1}" + (f"%{settings.max_parallel}" if settings.max_parallel else "")
     name = re.sub(r"[^\w.-]", "_", f"{paths.ROOT.name}-{tier}")
@@ -123,28 +123,26 @@ def script(tier: str, runs: list[Planned], settings: Slurm, python: Path) -> str
     options += settings.sbatch_options
     root, py = shlex.quote(str(paths.ROOT)), shlex.quote(str(python))
     exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in run_environment().items())
-
-    def array_of(values: list) -> str:
-        return " ".join(shlex.quote(str(value)) for value in values)
-
+    # Each task's command line, as Planned.job writes it: its config's overrides, its folder and
+    # identity; the job re-composes the run and runs it only if its identity is still that one.
+    tasks = [
+        f"  {index}) exec {py} -m study_machinery {shlex.join(run_.job())} ;;"
+        for index, run_ in enumerate(runs)
+    ]
     lines = [
         "#!/bin/bash",
-        f"# Tier {tier} of the study at {paths.ROOT}: {len(runs)} runs, one per array task.",
-        f"# Written and submitted by `python -m study_machinery tier {tier}`",
-        "# (src/study_machinery/executors/slurm_submit.py).",
+        f"# {tier} of the study at {paths.ROOT}: {len(runs)} runs, one per array task.",
+        "# Written and submitted by the machinery (src/study_machinery/executors/slurm_submit.py).",
         *(f"#SBATCH {option}" for option in options),
         "",
         "# The study, its environment and its data must be visible here, at the same paths.",
         f'if ! cd {root}; then echo "error: $(hostname) cannot see the study at {root}"; exit 3; fi',
         f'if [ ! -x {py} ]; then echo "error: $(hostname) cannot see the environment {py}"; exit 3; fi',
         *settings.setup,
-        f"VARIANTS=({array_of([run_.variant for run_ in runs])})",
-        f"SEEDS=({array_of([run_.seed for run_ in runs])})",
-        f"IDENTITIES=({array_of([run_.identity.key for run_ in runs])})",
-        "i=$SLURM_ARRAY_TASK_ID",
         f"export {exports}",
-        f"exec {py} -m study_machinery job {shlex.quote(tier)} "
-        + '"${VARIANTS[$i]}" "${SEEDS[$i]}" "${IDENTITIES[$i]}"',
+        'case "$SLURM_ARRAY_TASK_ID" in',
+        *tasks,
+        "esac",
         "",
     ]
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from study_machinery.core import paths
 from study_machinery.core.study import METHOD
 from study_machinery.report.latex import escape
 from study_machinery.results.recorded import Recorded
+from study_machinery.search.settings import how_chosen, unequal_budgets
 
 
 def _score(value: float) -> str:
@@ -52,7 +53,7 @@ def results_caption(recorded: Recorded, seeds_vary: str) -> str:
     return (
         f"Mean ± sample standard deviation (ddof=1) over n={recorded.seeds} seeds, and the 95% "
         f"confidence interval of the mean (Student's t). {directions(recorded)} "
-        f"The seeds vary {seeds_vary}.{left_out(recorded)}"
+        f"The seeds vary {seeds_vary}.{left_out(recorded)} {how_chosen(recorded.study, recorded.tier)}"
     )
 
 
@@ -74,7 +75,7 @@ def differences_caption(recorded: Recorded) -> str:
         f"verdict is the variant's against {METHOD}: better or worse where the interval excludes 0, "
         "read in the metric's direction; no clear difference where it contains 0, which means no "
         f"difference was detected at this n, not that there is none. The intervals are not adjusted."
-        f"{left_out(recorded)}"
+        f"{left_out(recorded)}{unequal_budgets(recorded.study, recorded.tier)}"
     )
 
 

@@ -6,8 +6,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from study_machinery.core import paths
 
-# Groups whose choice is not part of the method: which variant a run is, and its size.
-NOT_THE_METHOD = {"variant", "scale"}
+# Groups whose choice is not part of the method: which variant a run is, its size, and the file
+# a search's choice is read from (conf/tuned/: its values are compared one by one, as any value).
+NOT_THE_METHOD = {"variant", "scale", "tuned"}
 
 
 def _leaves(node: dict, prefix: str = "") -> dict[str, object]:

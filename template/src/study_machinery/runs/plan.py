@@ -5,12 +5,15 @@ now (identity.py) and the metrics.json it wrote; stale when one of them changed 
 missing when it never finished. tiers/tier.py executes what is not done.
 """
 
+import contextlib
 import copy
+import functools
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import yaml
 
@@ -23,7 +26,7 @@ from study_machinery.runs.identity import Identity
 
 @dataclass
 class Planned:
-    """A run of the tier, its config composed and its identity known."""
+    """A run of the tier (or of a search's trial), its config composed and its identity known."""
 
     variant: str
     seed: int
@@ -33,61 +36,120 @@ class Planned:
     identity: Identity = field(repr=False)
     # Start in an empty folder even where an interrupted attempt could be resumed (--rerun-all).
     fresh: bool = field(default=False, repr=False)
-    # The tier it belongs to, which the trackers group its runs by.
+    # The tier it belongs to, which the trackers group its runs by (None: a search's trial).
     tier: str | None = field(default=None, repr=False)
+    # The Hydra overrides that compose its config, as `python -m study_machinery run` takes them.
+    overrides: list[str] = field(default_factory=list, repr=False)
 
     @property
     def name(self) -> str:
         return f"{self.variant} seed {self.seed}"
 
+    def job(self) -> list[str]:
+        """The command line that runs it elsewhere (a SLURM job): `python -m study_machinery` + this."""
+        tier = [f"--tier={self.tier}"] if self.tier is not None else []
+        folder, key = f"--folder={paths.shown(self.folder)}", f"--identity={self.identity.key}"
+        return ["job", *self.overrides, folder, key, *tier]
+
+
+@contextlib.contextmanager
+def composing(conf_dir: Path = paths.CONF_DIR) -> Iterator[None]:
+    """Hydra ready to compose the study's configs (conf/config.yaml) while it is held."""
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(str(conf_dir), version_base="1.3", job_name="run"):
+        yield
+
+
+def compose(overrides: list[str], what: str) -> Any:
+    """conf/config.yaml composed with the overrides, Hydra's own config under `hydra`, inside
+    `composing`; a config that does not compose is one StudyError: `what`, then Hydra's words."""
+    from hydra import compose as hydra_compose
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        return hydra_compose("config", overrides, True)
+    except (HydraException, OmegaConfBaseException, yaml.YAMLError) as error:
+        # Hydra's and YAML's own few lines name the key or the line; their traceback, nothing.
+        detail = "\n  ".join(line.strip() for line in str(error).strip().splitlines()[:6])
+        raise StudyError(f"{what}:\n  {detail}") from None
+
+
+def seeded(
+    with_hydra: Any,
+    variant: str,
+    seeds: list[int],
+    folder: Callable[[int], Path],
+    overrides: list[str],
+    tier: str | None = None,
+    shared: identity.Shared | None = None,
+) -> list[Planned]:
+    """A composed config's runs, one per seed, each in `folder(seed)`: they differ in `seed` alone,
+    set as the command-line override `seed=S` would set it, last."""
+    from omegaconf import OmegaConf, open_dict
+
+    shared = shared or identity.shared()
+    base = copy.deepcopy(with_hydra)
+    with open_dict(base):
+        del base["hydra"]
+    runs = []
+    for seed in seeds:
+        config = copy.deepcopy(base)
+        config.seed = seed  # an int in range: load_study checked it
+        resolved = cast(dict, OmegaConf.to_container(config, resolve=True, enum_to_str=True))
+        runs.append(
+            Planned(
+                variant,
+                seed,
+                folder(seed),
+                OmegaConf.to_object(config),
+                resolved,
+                shared.of(resolved),
+                tier=tier,
+                overrides=[*overrides, f"seed={seed}"],
+            )
+        )
+    return runs
+
 
 def plan(tier: str, runs: Path | None = None, conf_dir: Path = paths.CONF_DIR) -> list[Planned]:
     """Every run of the tier, in study order, its config composed and checked.
 
-    Composing costs about 0.07 s, so it is done once per variant; the seeds then differ in
-    `seed` alone, set as the command-line override `seed=S` would set it, last.
+    Composing costs about 0.07 s, so it is done once per variant, for all its seeds.
     """
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf, open_dict
-    from omegaconf.errors import OmegaConfBaseException
-
     study = load_study(conf_dir)
-    runs = runs or paths.runs_dir(tier)
+    folder = runs or paths.runs_dir(tier)
     shared = identity.shared()
     planned, composed = [], {}
-    with initialize_config_dir(str(conf_dir), version_base="1.3", job_name="run"):
+    with composing(conf_dir):
         for variant in variants(conf_dir):
-            try:
-                with_hydra = compose("config", [f"scale={tier}", f"variant={variant}"], True)
-            except (HydraException, OmegaConfBaseException, yaml.YAMLError) as error:
-                # Hydra's and YAML's own few lines name the key or the line; their traceback, nothing.
-                detail = "\n  ".join(line.strip() for line in str(error).strip().splitlines()[:6])
-                raise StudyError(
-                    f"conf/variant/{variant}.yaml does not compose at scale {tier}:\n  {detail}"
-                ) from None
+            overrides = [f"scale={tier}", f"variant={variant}"]
+            with_hydra = compose(overrides, f"conf/variant/{variant}.yaml does not compose at scale {tier}")
             composed[variant] = with_hydra
-            base = copy.deepcopy(with_hydra)
-            with open_dict(base):
-                del base["hydra"]
             # A run left out by a recorded decision (conf/study.yaml's `excluded`) is not run.
-            for seed in study.kept(tier, variant):
-                config = copy.deepcopy(base)
-                config.seed = seed  # an int in range: load_study checked it
-                resolved = cast(dict, OmegaConf.to_container(config, resolve=True, enum_to_str=True))
-                planned.append(
-                    Planned(
-                        variant,
-                        seed,
-                        paths.run_dir(runs, variant, seed),
-                        OmegaConf.to_object(config),
-                        resolved,
-                        shared.of(resolved),
-                        tier=tier,
-                    )
-                )
+            planned += seeded(
+                with_hydra,
+                variant,
+                study.kept(tier, variant),
+                functools.partial(paths.run_dir, folder, variant),
+                overrides,
+                tier,
+                shared,
+            )
     _check_ablations(composed)
     return planned
+
+
+def planned_from(overrides: list[str], folder: Path, tier: str | None) -> Planned:
+    """The run that `Planned.job` describes, composed again from its overrides (the seed last)."""
+    *rest, seed = overrides or [""]
+    if not seed.startswith("seed=") or not seed.removeprefix("seed=").isdigit():
+        raise StudyError(f"a job's overrides end with seed=SEED, not {seed!r}.")
+    with composing():
+        with_hydra = compose(rest, f"the run of {paths.shown(folder)} ({' '.join(rest)}) does not compose")
+    number = int(seed.removeprefix("seed="))
+    return seeded(with_hydra, str(with_hydra.variant), [number], lambda _: folder, rest, tier)[0]
 
 
 def _check_ablations(composed: dict) -> None:

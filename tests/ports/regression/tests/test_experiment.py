@@ -53,7 +53,8 @@ def test_different_seeds_give_different_metrics(smoke_config):
 
 def test_the_seed_also_draws_the_boosting_subsamples(smoke_config, monkeypatch):
     """Not only the split: with the split held fixed, another seed fits other trees."""
-    monkeypatch.setattr(experiment, "split", lambda x, y, data, seed: split(x, y, data, 0))
+    fixed = lambda x, y, data, seed, scored_on: split(x, y, data, 0, scored_on)  # noqa: E731
+    monkeypatch.setattr(experiment, "split", fixed)
     assert run(smoke_config("seed=0")) != run(smoke_config("seed=1"))
 
 
@@ -123,3 +124,22 @@ def test_a_mistake_fails_at_compose_time(compose_config, override, message):
     with pytest.raises(ConfigCompositionException) as error:
         compose_config(override)
     assert message in str(error.value) + str(error.value.__cause__)
+
+
+def test_scored_on_validation_a_run_never_reads_the_test_split(smoke_config, monkeypatch):
+    """With every test patient's measurements zeroed, a run scored on validation (a search's
+    trial) gives the same scores, bit for bit; one scored on the test split does not."""
+    import numpy as np
+
+    from digits_study.config import ScoredOn
+
+    config = smoke_config("scored_on=validation")
+    features, target, columns = load_prepared(config.data.path)
+    rows = np.arange(len(target)).reshape(-1, 1)
+    test_rows = split(rows, target, config.data, config.seed, ScoredOn.test)[1].ravel()
+    blanked = features.copy()
+    blanked[test_rows] = 0
+    validation, test = run(config), run(smoke_config("scored_on=test"))
+    monkeypatch.setattr(experiment, "load_prepared", lambda path: (blanked, target, columns))
+    assert run(config) == validation
+    assert run(smoke_config("scored_on=test")) != test

@@ -17,6 +17,9 @@ class DataConfig:
     # Relative to the study's root, where every command runs.
     path: str = MISSING
     test_fraction: float = MISSING
+    # Share of the training split a search scores its trials on (data.split): the test split
+    # stays unread until the main result.
+    validation_fraction: float = MISSING
     # Share of the training split that is used; the scale sets it.
     train_fraction: float = MISSING
     # Named sets of columns, so that an ablation can drop a kind of measurement at once.
@@ -27,6 +30,13 @@ class DataConfig:
 class FeaturesConfig:
     # Groups of data.groups the models do not see; every other column they do.
     drop: list[str] = MISSING
+
+
+class ScoredOn(Enum):
+    # The main result: fitted on the whole training split, scored on the test split.
+    test = "test"
+    # A search's trials: fitted on the training split less a validation split, scored on that.
+    validation = "validation"
 
 
 class Scaler(Enum):
@@ -69,7 +79,7 @@ class MeanConfig:
 
 @dataclass
 class Config:
-    # The first four keys are the ones the machinery reads (src/study_machinery/contract.py).
+    # The first five keys are the ones the machinery reads (src/study_machinery/contract.py).
     # Which file under conf/variant/ this run is; names its output folder.
     variant: str = MISSING
     # Which file under conf/scale/ sets its size: smoke, small, medium or large.
@@ -79,6 +89,8 @@ class Config:
     # One BLAS thread per run: results then do not depend on the number of
     # cores, and parallel runs do not compete for them.
     threads: int = MISSING
+    # The split the run is scored on: test, or validation in a search (the machinery sets it).
+    scored_on: ScoredOn = MISSING
     data: DataConfig = MISSING
     features: FeaturesConfig = MISSING
     preprocessing: PreprocessingConfig = MISSING

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from .config import DataConfig, FeaturesConfig
+from .config import DataConfig, FeaturesConfig, ScoredOn
 from .prepare import PREPARED_FILE
 
 
@@ -37,16 +37,22 @@ def kept_columns(columns: list[str], data: DataConfig, features: FeaturesConfig)
 
 
 def split(
-    features: np.ndarray, target: np.ndarray, config: DataConfig, seed: int
+    features: np.ndarray, target: np.ndarray, config: DataConfig, seed: int, scored_on: ScoredOn
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Random train/test split; a different seed draws a different split.
+    """The training split and the split a run is scored on; a different seed draws others.
 
-    With a train_fraction below 1 only that share of the training split is
-    kept; the test split stays whole, so scores stay comparable across scales.
+    Scored on validation (a search's trials), the test split is set aside unread and the
+    validation split is carved from the training split. With a train_fraction below 1 only that
+    share of the training split is kept; the split scored on stays whole, so scores stay
+    comparable across scales.
     """
     train_x, test_x, train_y, test_y = train_test_split(
         features, target, test_size=config.test_fraction, random_state=seed
     )
+    if scored_on is ScoredOn.validation:
+        train_x, test_x, train_y, test_y = train_test_split(
+            train_x, train_y, test_size=config.validation_fraction, random_state=seed
+        )
     if config.train_fraction < 1.0:
         train_x, _, train_y, _ = train_test_split(
             train_x, train_y, train_size=config.train_fraction, random_state=seed

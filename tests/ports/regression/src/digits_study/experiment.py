@@ -46,15 +46,16 @@ def report_rounds(
 
 
 def run(config: Config, on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
-    """Fit the configured model on one seed's split and score it on the test set.
+    """Fit the configured model on one seed's split and score it on the split `scored_on` names:
+    the test split, or in a search the validation split (data.split).
 
     The boosted model reports each round to `on_epoch`: its RMSE on the training split and
-    on the test split, for the learning curves.
+    on the split scored on, for the learning curves.
     """
     seed_everything(config.seed)
     features, target, columns = load_prepared(config.data.path)
     features = features[:, kept_columns(columns, config.data, config.features)]
-    train_x, test_x, train_y, test_y = split(features, target, config.data, config.seed)
+    train_x, test_x, train_y, test_y = split(features, target, config.data, config.seed, config.scored_on)
     if config.preprocessing.scaler is Scaler.standard:
         # Fitted on the training split alone: the test patients stay unseen.
         scaler = StandardScaler().fit(train_x)
@@ -65,7 +66,8 @@ def run(config: Config, on_epoch: Callable[[int, dict[str, float]], None] | None
         model.fit(train_x, train_y)
         predicted = model.predict(test_x)
         if isinstance(model, GradientBoostingRegressor) and on_epoch is not None:
-            report_rounds(model, {"train": (train_x, train_y), "test": (test_x, test_y)}, on_epoch)
+            scored = {config.scored_on.value: (test_x, test_y)}
+            report_rounds(model, {"train": (train_x, train_y), **scored}, on_epoch)
     return {
         "rmse": float(root_mean_squared_error(test_y, predicted)),
         "r2": float(r2_score(test_y, predicted)),
