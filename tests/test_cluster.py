@@ -93,9 +93,7 @@ def test_the_main_tier_on_ray_gives_the_same_bits_and_result(study):
             study, "tier", MAIN_TIER, "executor=ray", f"executor.address=127.0.0.1:{port}", "--rerun-all"
         )
         # A search's trials, batch by batch, on the same Ray cluster: the same ledger as here.
-        searched, on_ray, _ = searched_twice(
-            study, "executor=ray", f"executor.address=127.0.0.1:{port}"
-        )
+        searched, on_ray, _ = searched_twice(study, "executor=ray", f"executor.address=127.0.0.1:{port}")
     finally:
         run([".venv/bin/ray", "stop", "--force"], study)
         shutil.rmtree(temporary, ignore_errors=True)
@@ -276,7 +274,7 @@ def search_record(study: Path, tier: str) -> dict[str, bytes]:
     }
 
 
-def searched_twice(study: Path, *elsewhere: str, group: str | None = None, **env: str) -> tuple[dict, dict, str]:
+def searched_twice(study: Path, *elsewhere: str, **env: str) -> tuple[dict, dict, str]:
     """The smoke tier's search on this machine, then from nothing on another executor; what each
     recorded and what the second said. The study is left as it was (no search, no choice)."""
     tier = "smoke"
@@ -288,7 +286,7 @@ def searched_twice(study: Path, *elsewhere: str, group: str | None = None, **env
         assert len(local) >= 6, "a ledger and a choice for the method and each baseline"
         for folder in made[:2]:
             shutil.rmtree(folder)
-        there = machinery(study, "tune", tier, *elsewhere, group=group, **env)
+        there = machinery(study, "tune", tier, *elsewhere, **env)
         said = there.stdout + there.stderr
         assert there.returncode == 0, said
         return local, search_record(study, tier), said

@@ -456,7 +456,8 @@ def test_the_checklist_is_done_in_a_fresh_study_and_sees_stale_results(study):
         model.write_text(original)
     assert stale.returncode == 1
     assert "[to do] Results match the code and data they claim to come from" in stale.stdout
-    assert "out of date: runs@small, runs@smoke; run `uvx nox -s record`" in stale.stdout
+    # The report too: its captions say how the hyperparameters were chosen, from conf/.
+    assert "out of date: report, runs@small, runs@smoke; run `uvx nox -s record`" in stale.stdout
 
 
 @pytest.mark.xdist_group("other-answers")

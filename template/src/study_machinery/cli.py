@@ -96,7 +96,7 @@ def job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     contract.register_configs()
     tier = _tier(args, parser) if args.tier is not None else None
-    run_job(args.overrides, paths.ROOT / args.folder, args.identity, tier)
+    run_job(args.run_overrides, paths.ROOT / args.folder, args.identity, tier)
     return 0
 
 
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         "identity is still the one it was submitted with.",
     )
     sub.add_argument(
-        "overrides", nargs="+", metavar="KEY=VALUE", help="the Hydra overrides of its config, seed=SEED last"
+        "run_overrides", nargs="+", metavar="KEY=VALUE", help="its config's Hydra overrides, seed=SEED last"
     )
     sub.add_argument("--folder", required=True, help="its run folder, from the study's root")
     sub.add_argument("--identity", required=True, help="the identity key it was submitted with")

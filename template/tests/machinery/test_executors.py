@@ -275,6 +275,16 @@ def test_a_study_on_a_filesystem_only_this_machine_sees_is_not_submitted(monkeyp
         slurm_submit.check_shared(settings, python)
 
 
+def test_a_job_runs_its_run_from_the_command_line_the_job_script_gives_it(planned_run):
+    """What a SLURM task executes, through the command line: the run's overrides, folder, identity."""
+    from study_machinery.cli import main
+
+    assert main(planned_run.job()) == 0
+    assert (planned_run.folder / paths.RUN_METRICS).is_file()
+    recorded = json.loads((planned_run.folder / paths.RUN_RECORD).read_text())
+    assert recorded["identity"]["key"] == planned_run.identity.key
+
+
 def test_a_job_whose_run_changed_since_it_was_submitted_does_not_run(four_runs, monkeypatch):
     with pytest.raises(StudyError, match="changed since it was submitted, so it was not run"):
         run_job(four_runs[0].overrides, four_runs[0].folder, "the identity it was submitted with")

@@ -32,11 +32,28 @@ def edit_study(conf: Path, change) -> None:
     (conf / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
 
 
+def with_overrides(scale: Path, overrides: list[str]) -> None:
+    """The scale's file, setting what the overrides set (`data.path=...`): a trial's runs then
+    read what the contract's smoke_overrides give, the data a fresh clone has."""
+    content = yaml.safe_load(scale.read_text()) or {}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key == "scale":
+            continue
+        *parents, last = key.split(".")
+        node = content
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(value)
+    scale.write_text("# @package _global_\n" + yaml.safe_dump(content, sort_keys=False))
+
+
 @pytest.fixture
-def conf(tmp_path, monkeypatch) -> Path:
+def conf(tmp_path, monkeypatch, smoke_overrides) -> Path:
     """A copy of conf/ with a search of two trials at smoke, proposed two at a time."""
     copied = tmp_path / "conf"
     shutil.copytree(paths.CONF_DIR, copied, ignore=shutil.ignore_patterns(paths.TUNED))
+    with_overrides(copied / "scale" / f"{TIER}.yaml", smoke_overrides)
     monkeypatch.setattr(paths, "RESULTS_DIR", tmp_path / "results")
     monkeypatch.setattr(paths, "TRIALS_DIR", tmp_path / "trials")
 

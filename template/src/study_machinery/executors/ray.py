@@ -119,7 +119,10 @@ class Executor(executors.Executor):
                     yield Outcome(run_.name, f"its Ray task failed: {str(error).splitlines()[0]}")
 
     def _join(self) -> Any:
-        """The Ray cluster the settings name, joined (or, for `local`, started); the ray module."""
+        """The Ray cluster the settings name, joined (or, for `local`, started); the ray module.
+        Joined once per session: a search submits a batch at a time."""
+        if self.ray is not None:
+            return self.ray
         settings = self.settings
         started_here = settings.address == "local"
         if not started_here:

@@ -40,10 +40,14 @@ class Planned:
     tier: str | None = field(default=None, repr=False)
     # The Hydra overrides that compose its config, as `python -m study_machinery run` takes them.
     overrides: list[str] = field(default_factory=list, repr=False)
+    # The search's trial it is a run of, if it is one (search/tune.py).
+    trial: int | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
-        return f"{self.variant} seed {self.seed}"
+        """How the output names it, one name per run: "proposed seed 3", "proposed trial 7 seed 3"."""
+        trial = f" trial {self.trial}" if self.trial is not None else ""
+        return f"{self.variant}{trial} seed {self.seed}"
 
     def job(self) -> list[str]:
         """The command line that runs it elsewhere (a SLURM job): `python -m study_machinery` + this."""
@@ -84,6 +88,7 @@ def seeded(
     overrides: list[str],
     tier: str | None = None,
     shared: identity.Shared | None = None,
+    trial: int | None = None,
 ) -> list[Planned]:
     """A composed config's runs, one per seed, each in `folder(seed)`: they differ in `seed` alone,
     set as the command-line override `seed=S` would set it, last."""
@@ -108,6 +113,7 @@ def seeded(
                 shared.of(resolved),
                 tier=tier,
                 overrides=[*overrides, f"seed={seed}"],
+                trial=trial,
             )
         )
     return runs

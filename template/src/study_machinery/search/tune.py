@@ -190,7 +190,7 @@ def _plan_trials(
             def seed_folder(seed: int, folder: Path = folder) -> Path:
                 return folder / f"seed_{seed}"
 
-            runs = seeded(with_hydra, variant, seeds, seed_folder, overrides, None, shared)
+            runs = seeded(with_hydra, variant, seeds, seed_folder, overrides, None, shared, trial.number)
             proposed.append(Trial(trial.number, values, runs))
     return proposed
 
