@@ -62,12 +62,14 @@ def _executor(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tupl
 
 def tier(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from study_machinery import contract
-    from study_machinery.core.study import check_config_files
+    from study_machinery.core.study import check_config_files, load_study
+    from study_machinery.search.settings import refuse_missing_choices
     from study_machinery.tiers.tier import run_tier
 
     name = _tier(args, parser)
     executor, overrides = _executor(args, parser)
     check_config_files()
+    refuse_missing_choices(load_study(), name)
     contract.register_configs()
     run_tier(name, args.rerun_all, executor, overrides, detach=args.detach, resubmit=args.resubmit)
     return 0

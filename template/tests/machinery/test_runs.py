@@ -309,7 +309,7 @@ def test_the_code_part_of_the_identity_is_every_file_but_bytecode(tmp_path):
 
 
 def test_an_ablation_that_changes_two_things_is_refused_before_any_run(tmp_path, compose_config):
-    shutil.copytree(paths.CONF_DIR, tmp_path / "conf")
+    shutil.copytree(paths.CONF_DIR, tmp_path / "conf", ignore=shutil.ignore_patterns(paths.TUNED))
     # Two keys every study's config has, whatever its research: the contract's.
     proposed = compose_config()
     (tmp_path / "conf/variant/ablation/two_changes.yaml").write_text(
@@ -324,7 +324,7 @@ def test_an_ablation_that_changes_two_things_is_refused_before_any_run(tmp_path,
 
 
 def test_a_variant_that_does_not_compose_is_named_in_a_few_lines(tmp_path):
-    shutil.copytree(paths.CONF_DIR, tmp_path / "conf")
+    shutil.copytree(paths.CONF_DIR, tmp_path / "conf", ignore=shutil.ignore_patterns(paths.TUNED))
     (tmp_path / "conf/variant/ablation/broken.yaml").write_text("variant: ablation/broken\nseed: [\n")
     with pytest.raises(StudyError) as error:
         plan("smoke", tmp_path / "runs", tmp_path / "conf")

@@ -18,7 +18,7 @@ from study_machinery.core.errors import StudyError
 from study_machinery.core.study import METHOD, load_study, variants
 from study_machinery.runs.plan import compose, composing
 from study_machinery.search import ledger
-from study_machinery.search.settings import budgets, read_search, spaces
+from study_machinery.search.settings import budgets, read_search, refuse_missing_choices, spaces
 from study_machinery.search.space import read_space
 from study_machinery.search.tune import tune
 
@@ -111,6 +111,8 @@ def test_a_search_tunes_on_the_validation_split_and_writes_its_choices(conf):
                     assert node == value, f"{key} of trial {row['trial']} did not reach its run"
         chosen = yaml.safe_load(paths.tuned_file(TIER, item.variant, conf).read_text())
         assert chosen is not None and paths.journal_file(TIER, item.variant).is_file()
+    line = ledger.summary(TIER, METHOD)
+    assert line.startswith(f"search@{TIER}: {METHOD} chose trial ") and "mean validation" in line
     # The main result reads the choices (conf/config.yaml's defaults list), on the test split.
     method = json.loads(paths.ledger_file(TIER, METHOD).read_text())["chosen"]
     with composing(conf):
@@ -157,7 +159,8 @@ def test_a_killed_search_resumes_and_executes_only_the_runs_not_done(conf, monke
 
 
 def test_the_choice_is_the_same_with_one_worker_and_with_two(conf):
-    tune(TIER, "cores", ["executor.workers=1"], conf_dir=conf)
+    """One worker: this process, one run after another (basic); two: worker processes (cores)."""
+    tune(TIER, "basic", conf_dir=conf)
     one = ledgers()
     shutil.rmtree(paths.TRIALS_DIR)
     shutil.rmtree(paths.results_dir(TIER))
@@ -229,16 +232,22 @@ def test_a_variant_that_sets_a_searched_key_itself_is_named(conf, tmp_path):
         tune(TIER, conf_dir=conf)
 
 
+def test_a_variant_added_after_the_search_must_be_searched_before_its_tier_runs(conf):
+    """Its runs, untuned, would be compared with tuned ones: the tier refuses, naming it."""
+    tune(TIER, conf_dir=conf)
+    refuse_missing_choices(load_study(conf), TIER, conf)  # every choice is there
+    added = conf / "variant" / "ablation" / "added_after.yaml"
+    added.write_text("# @package _global_\nvariant: ablation/added_after\n")
+    with pytest.raises(
+        StudyError, match=rf"tier {TIER} has no choice for ablation/added_after .*tune -- {TIER}"
+    ):
+        refuse_missing_choices(load_study(conf), TIER, conf)
+
+
 def test_a_tier_without_a_search_says_which_have_one(conf):
     other = next(name for name in load_study(conf).tiers if name != TIER)
     with pytest.raises(StudyError, match=rf"tier {other} has no search: .*\({TIER}\)"):
         tune(other, conf_dir=conf)
-
-
-def test_the_ledger_summary_names_the_choice(conf):
-    tune(TIER, conf_dir=conf)
-    line = ledger.summary(TIER, METHOD)
-    assert line.startswith(f"search@{TIER}: {METHOD} chose trial ") and "mean validation" in line
 
 
 def test_pruning_stops_a_trial_worse_than_the_best_on_the_same_seeds_and_says_so(conf, monkeypatch):

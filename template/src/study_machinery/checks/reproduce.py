@@ -6,11 +6,10 @@ the main tier of conf/study.yaml by default):
    leak in and nothing in the study (results, DVC cache) is touched;
 2. installs the committed lock file into a fresh environment there;
 3. restores the DVC-tracked inputs from this study's DVC cache or remote (clean_room.py);
-4. where the commit records a search at the tier (conf/tuned/TIER/), runs the search again
-   from nothing and compares each tuned variant's choice with the committed one (the same
-   trial, the same values);
-5. runs the tier's pipeline with `dvc repro --force` (a cache hit is not a
-   reproduction);
+4. runs the tier's pipeline with `dvc repro --force` (a cache hit is not a
+   reproduction), with the committed choices of a search (conf/tuned/TIER/);
+5. where the commit records a search at the tier, runs the search again from nothing and
+   compares each tuned variant's choice with the committed one (the same trial, the same values);
 6. compares the re-run's results/TIER/metrics.json with the committed one within
    the tolerances in conf/study.yaml, and its comparisons.json too: each difference
    from the method and its interval within the metric's tolerance, and each claim's
@@ -103,8 +102,7 @@ def ledgers(results: Path) -> dict[str, dict]:
 
 def research(clone: Path, tier: str, env: dict[str, str], log: Path) -> list[Choice]:
     """The tier's search run again from nothing, where the commit records one (conf/tuned/TIER/):
-    each tuned variant's choice compared with the committed one. Its choices then feed the
-    tier's runs, as in the study."""
+    each tuned variant's choice compared with the committed one."""
     if not (clone / paths.CONF_DIR.relative_to(paths.ROOT) / paths.TUNED / tier).is_dir():
         return []
     results = clone / paths.results_dir(tier).relative_to(paths.ROOT)
@@ -145,8 +143,10 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
         log = workdir / "clean-room.log"
         install(clone, env, log)
         restore_inputs(root, clone, env, log)
-        choices = research(clone, tier, env, log)
+        # The tier as recorded, with the committed choices; then the search again from nothing,
+        # whose choices must be those (its runs need the data the tier's pipeline prepared).
         rerun(clone, tier, env, log)
+        choices = research(clone, tier, env, log)
         results = clone / paths.results_dir(tier).relative_to(paths.ROOT)
         reproduced = json.loads((results / paths.SUMMARY).read_text())
         reproduced_claims = json.loads((results / paths.COMPARISONS).read_text())

@@ -163,6 +163,25 @@ def how_chosen(study: StudyConfig, tier: str, conf_dir: Path = paths.CONF_DIR) -
     return sentence + unequal_budgets(study, tier, conf_dir)
 
 
+def refuse_missing_choices(study: StudyConfig, tier: str, conf_dir: Path = paths.CONF_DIR) -> None:
+    """Where a search at the tier has chosen, every variant it tunes (and every ablation, which
+    takes the method's choice) has its choice: one added since the search ran would be compared,
+    untuned, with tuned ones. Nothing is refused at a tier never searched (none is tuned)."""
+    search = read_search(study, conf_dir)
+    if tier not in search.trials or not (conf_dir / paths.TUNED / tier).is_dir():
+        return
+    budget = budgets(search, tier, conf_dir)
+    should = [variant for variant, trials in budget.items() if trials]
+    if budget.get(METHOD):
+        should += [variant for variant in variants(conf_dir) if variant.startswith("ablation/")]
+    missing = [variant for variant in should if not paths.tuned_file(tier, variant, conf_dir).is_file()]
+    if missing:
+        raise StudyError(
+            f"the search at tier {tier} has no choice for {', '.join(missing)} (added since it ran): "
+            f"`uvx nox -s tune -- {tier}` writes it, executing only the trials not done. Nothing has run."
+        )
+
+
 def unequal_budgets(study: StudyConfig, tier: str, conf_dir: Path = paths.CONF_DIR) -> str:
     """' Unequal budgets, declared: ...' for every caption; empty when every budget is equal."""
     search = read_search(study, conf_dir)
