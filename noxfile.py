@@ -96,8 +96,8 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def benchmark(session: nox.Session) -> None:
     """Copy to a verified reproduce, reproduce's overhead, parallel runs, what each edit runs, the
-    executors' overheads (SLURM and Ray: as root with slurm-wlm and munge, else skipped) and the
-    trackers' overheads."""
+    executors' overheads (SLURM and Ray: as root with slurm-wlm and munge, else skipped), the
+    trackers' overheads and a search's cost."""
     sync(session, "test")
     env = {"DVC_NO_ANALYTICS": "1", "UV_PYTHON_DOWNLOADS": "never", **pyenv_pythons(session)}
     env |= studies_own_environment()
@@ -106,6 +106,7 @@ def benchmark(session: nox.Session) -> None:
     session.run("python", "benchmarks/incremental_runs.py", env=env)
     session.run("python", "benchmarks/executor_overheads.py", env=env, success_codes=[0, 3])
     session.run("python", "benchmarks/tracking_overheads.py", env=env)
+    session.run("python", "benchmarks/search_cost.py", env=env)
 
 
 @nox.session
