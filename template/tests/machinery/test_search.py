@@ -18,7 +18,7 @@ from study_machinery.core.errors import StudyError
 from study_machinery.core.study import METHOD, load_study, variants
 from study_machinery.runs.plan import compose, composing
 from study_machinery.search import ledger
-from study_machinery.search.settings import budgets, read_search, refuse_missing_choices, spaces
+from study_machinery.search.settings import budgets, how_chosen, read_search, refuse_missing_choices, spaces
 from study_machinery.search.space import read_space
 from study_machinery.search.tune import tune
 
@@ -113,6 +113,13 @@ def test_a_search_tunes_on_the_validation_split_and_writes_its_choices(conf):
         assert chosen is not None and paths.journal_file(TIER, item.variant).is_file()
     line = ledger.summary(TIER, METHOD)
     assert line.startswith(f"search@{TIER}: {METHOD} chose trial ") and "mean validation" in line
+    # What every caption and the checklist say of it, declared unequal budgets included.
+    search = read_search(study, conf)
+    said = how_chosen(study, TIER, conf)
+    assert said.startswith(f"Hyperparameters: chosen for {', '.join(tuned(conf))} by a search at this tier")
+    assert f"{search.trials[TIER]} trials each" in said and "validation" in said
+    for entry in search.unequal:
+        assert "Unequal budgets, declared: " in said and entry.variant in said
     # The main result reads the choices (conf/config.yaml's defaults list), on the test split.
     method = json.loads(paths.ledger_file(TIER, METHOD).read_text())["chosen"]
     with composing(conf):
