@@ -81,18 +81,25 @@ def compare(recorded: dict, reproduced: dict, tolerances: dict[str, Tolerance]) 
     return checks
 
 
-@dataclass(frozen=True)
-class Claim:
-    """What a comparison says (paired by seed, 95% interval): recorded, and in the re-run."""
+class Said:
+    """What the record says and what the re-run says, in words: they must be the same."""
 
-    variant: str
-    metric: str
     recorded: str
     reproduced: str
 
     @property
     def passed(self) -> bool:
         return self.recorded == self.reproduced
+
+
+@dataclass(frozen=True)
+class Claim(Said):
+    """What a comparison says (paired by seed, 95% interval): recorded, and in the re-run."""
+
+    variant: str
+    metric: str
+    recorded: str
+    reproduced: str
 
     @property
     def name(self) -> str:
@@ -134,16 +141,12 @@ def _verdict(metric: Metric | None, pair: dict) -> str:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Choice(Said):
     """What a tier's search chose for a variant (search/ledger.py): recorded, and in the re-run."""
 
     variant: str
     recorded: str
     reproduced: str
-
-    @property
-    def passed(self) -> bool:
-        return self.recorded == self.reproduced
 
     @property
     def name(self) -> str:

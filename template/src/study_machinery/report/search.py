@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from study_machinery.core import paths
+from study_machinery.core.study import METHOD
 from study_machinery.report.figure import save, style
 
 
@@ -20,7 +21,7 @@ def ledgers(tier: str) -> list[dict[str, Any]]:
     """The tier's ledgers, the method first (as the variants are ordered everywhere)."""
     folder = paths.results_dir(tier) / paths.SEARCH
     found = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.rglob("*.json"))]
-    return sorted(found, key=lambda ledger: (ledger["variant"] != "proposed", ledger["variant"]))
+    return sorted(found, key=lambda ledger: (ledger["variant"] != METHOD, ledger["variant"]))
 
 
 def caption(found: list[dict[str, Any]]) -> str:
