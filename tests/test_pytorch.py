@@ -115,6 +115,7 @@ def test_a_job_cancelled_mid_training_on_slurm_resumes_from_its_checkpoint(study
     for variant in (copy / "conf/variant/ablation").glob("*.yaml"):
         variant.unlink()
     (copy / "conf/variant/baseline/mlp.yaml").unlink()
+    (copy / "conf/search/baseline/mlp.yaml").unlink()
     settings = yaml.safe_load((copy / "conf/study.yaml").read_text())
     settings["tiers"]["medium"] = {"seeds": [0, 1]}
     (copy / "conf/study.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))

@@ -675,11 +675,15 @@ def test_only_the_runs_an_edit_changes_execute(default_study, tmp_path):
     knn_again.write_text(
         knn_again.read_text().replace("variant: baseline/knn", "variant: baseline/knn_again")
     )
+    # A baseline is searched as the method is (smoke declares a search): it brings its space.
+    space = conf / "search/baseline/knn_again.yaml"
+    shutil.copy(conf / "search/baseline/knn.yaml", space)
     # A new variant: its runs, and nothing else.
     assert record() == runs_of("baseline/knn_again")
 
     # A deleted variant: nothing runs, and it leaves the result (its runs stay, unused).
     knn_again.unlink()
+    space.unlink()
     assert record() == set()
     assert uv_run(study, "dvc", "repro").returncode == 0
     assert "baseline/knn_again" not in json.loads((study / "results/small/metrics.json").read_text())
