@@ -18,7 +18,14 @@ from study_machinery.core.errors import StudyError
 from study_machinery.core.study import METHOD, load_study, variants
 from study_machinery.runs.plan import compose, composing
 from study_machinery.search import ledger
-from study_machinery.search.settings import budgets, how_chosen, read_search, refuse_missing_choices, spaces
+from study_machinery.search.settings import (
+    budgets,
+    how_chosen,
+    read_search,
+    refuse_missing_choices,
+    spaces,
+    unequal_budgets,
+)
 from study_machinery.search.space import read_space
 from study_machinery.search.tune import tune
 
@@ -195,6 +202,10 @@ def test_a_baseline_tuned_less_than_the_method_is_refused_unless_declared(conf):
         read_search(load_study(conf), conf)
     edit_study(conf, declared("it has no hyperparameter left to tune"))
     assert budgets(read_search(load_study(conf), conf), TIER, conf)[baseline] == 0
+    # Every caption and the checklist name it, with its why.
+    said = unequal_budgets(load_study(conf), TIER, conf)
+    assert said.startswith(" Unequal budgets, declared: ") and baseline in said
+    assert "it has no hyperparameter left to tune" in said
 
 
 def test_an_ablation_is_not_searched(conf):
