@@ -93,15 +93,15 @@ FRAMEWORK_FILES = {
         },
     }.items()
 }
-# The researcher's code, in src/<import name>/ (a PyTorch study's has train.py too).
+# The researcher's code, in src/<import name>/ (a PyTorch study's has its training loop too).
 RESEARCH = ["__init__", "config", "data", "experiment", "fetch_demo_data", "models", "prepare"]
-RESEARCH_MODULES = {"sklearn": RESEARCH, "pytorch": [*RESEARCH, "train"]}
+RESEARCH_MODULES = {"sklearn": RESEARCH, "pytorch": [*RESEARCH, "checkpoints", "distributed", "train"]}
 # The template's machinery, in src/study_machinery/: by subpackage (docs/layout.md), and on top.
 MACHINERY = {
     "": ["__init__", "__main__", "cli", "contract"],
     "core": ["__init__", "environment", "epochs", "errors", "paths", "provenance", "settings", "study"],
     "tracking": ["__init__", "dvclive_run", "mlflow_run", "settings", "wandb_run"],
-    "runs": ["__init__", "ablations", "attempt", "folder", "identity", "plan", "run"],
+    "runs": ["__init__", "ablations", "attempt", "folder", "identity", "plan", "ranks", "run"],
     "executors": [
         "__init__",
         "basic",

@@ -73,6 +73,9 @@ def test_its_tests_pass_with_a_run_killed_mid_training(study):
     assert "test_loader_workers_change_nothing_and_the_same_seed_gives_the_same_bits PASSED" in output
     # This machine has no GPU: the GPU test says so rather than pass.
     assert "no CUDA GPU here: the CPU-vs-GPU check needs one" in output
+    assert "no CUDA GPU here: the NCCL check needs one" in output
+    # A run killed mid-training on two processes resumes too (distributed.processes=2).
+    assert "bit_for_bit[two processes] PASSED" in output
 
 
 def test_reproduce_verifies_the_main_result_in_a_clean_room_linked_to_uv_s_cache(study):
@@ -150,6 +153,47 @@ def test_a_job_cancelled_mid_training_on_slurm_resumes_from_its_checkpoint(study
     assert resubmitted.returncode == 0, resubmitted.stderr
     assert "resumed from" in (folder / "run.log").read_text()
     assert recorded(runs) == uninterrupted
+
+
+def test_a_tier_of_runs_on_two_processes_each_gives_the_same_bits_on_local_cores_and_on_slurm(
+    study, slurm, tmp_path
+):
+    """distributed.processes=2 for every run of a tier: the local executor gives each run two
+    cores (one worker on this machine's two), SLURM one task of two CPUs per run, and both
+    record the same metrics and epochs, bit for bit, each run with its two processes."""
+    copy = tmp_path / "study"
+    shutil.copytree(study, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv", ".nox"))
+    for variant in (copy / "conf/variant/ablation").glob("*.yaml"):
+        variant.unlink()
+    (copy / "conf/variant/baseline/mlp.yaml").unlink()
+    (copy / "conf/search/baseline/mlp.yaml").unlink()
+    settings = yaml.safe_load((copy / "conf/study.yaml").read_text())
+    settings["tiers"]["medium"] = {"seeds": [0]}
+    (copy / "conf/study.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    config = (copy / "conf/config.yaml").read_text()
+    assert "distributed:\n  processes: 1\n" in config
+    (copy / "conf/config.yaml").write_text(config.replace("processes: 1", "processes: 2"))
+    env = {"PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8", **slurm}
+    tier = ["uv", "run", "--frozen", "python", "-m", "study_machinery", "tier", "medium"]
+    local = run([*tier, "executor=cores"], copy, **env)
+    assert local.returncode == 0, local.stderr
+    runs = copy / "runs/medium"
+    on_cores = recorded(runs)
+    assert len(on_cores) == 4, "two runs, each with its metrics and epochs"
+    for record in runs.rglob("run.json"):
+        facts = json.loads(record.read_text())
+        assert facts["distributed"]["world_size"] == 2 and facts["cpu_cores_used"] == 2
+        assert "slurm" not in facts["where"]
+
+    on_slurm = ["executor=slurm", "executor.gpus_per_run=0", "executor.poll_seconds=1"]
+    again = run([*tier, *on_slurm, "--rerun-all"], copy, **env)
+    assert again.returncode == 0, again.stderr
+    assert recorded(runs) == on_cores, "the same bits on SLURM as on the local cores"
+    for record in runs.rglob("run.json"):
+        facts = json.loads(record.read_text())
+        assert facts["distributed"]["world_size"] == 2 and facts["where"]["slurm"]["job_id"]
+    [script] = (copy / "jobs/medium").glob("*.sbatch")
+    assert "#SBATCH --cpus-per-task=2" in script.read_text(), "a run's two processes, one thread each"
 
 
 def test_no_module_a_pytorch_study_locks_can_be_its_import_name(study):

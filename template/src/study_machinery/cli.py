@@ -102,6 +102,16 @@ def job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def rank(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from study_machinery import contract
+    from study_machinery.runs.attempt import execute_rank
+
+    contract.register_configs()
+    tier = _tier(args, parser) if args.tier is not None else None
+    execute_rank(args.run_overrides, paths.ROOT / args.folder, paths.ROOT / args.attempt, args.identity, tier)
+    return 0
+
+
 def status(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from study_machinery import contract
     from study_machinery.core.study import check_config_files, load_study
@@ -238,6 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--folder", required=True, help="its run folder, from the study's root")
     sub.add_argument("--identity", required=True, help="the identity key it was submitted with")
     sub.add_argument("--tier", help="the tier it is a run of (none: a search's trial)")
+    sub = command(
+        "rank",
+        rank,
+        "One process of a run on several (distributed.processes), as PyTorch's launcher starts it: "
+        "only if its identity is the one the run was started with.",
+    )
+    sub.add_argument(
+        "run_overrides", nargs="+", metavar="KEY=VALUE", help="its config's Hydra overrides, seed=SEED last"
+    )
+    sub.add_argument("--folder", required=True, help="its run folder, from the study's root")
+    sub.add_argument("--attempt", required=True, help="the folder it executes in, from the study's root")
+    sub.add_argument("--identity", required=True, help="the identity key it was started with")
+    sub.add_argument("--tier", help="the tier it is a run of (none: a search's trial or a run by hand)")
     sub = command("status", status, "Each run of each tier: done, stale (and why) or missing.")
     sub.add_argument("tiers", nargs="*", metavar="TIER", help="default: every tier of conf/study.yaml")
     sub.add_argument("--summary", action="store_true", help="one line per tier")

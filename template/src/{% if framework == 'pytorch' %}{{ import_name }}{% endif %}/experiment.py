@@ -10,6 +10,7 @@ from pathlib import Path
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import StandardScaler
 
+from . import distributed
 from .config import Config, Scaler
 from .data import add_shifted_copies, load_prepared, split
 from .models import build_model
@@ -27,9 +28,14 @@ def run(
 
     Each epoch is reported to `on_epoch`: the loss and accuracy on the training split and on
     the split scored on, for the learning curves.
+
+    With distributed.processes N > 1 it runs in each of the run's N processes, which train the
+    model together (distributed.py); the machinery records rank 0's metrics and epochs.
     """
+    world = distributed.world(config.distributed.processes)
     make_deterministic(config.seed, config.threads)
-    device = choose_device(config.device)
+    device = choose_device(config.device, world)
+    distributed.join(world, device)
     features, labels = load_prepared(config.data.path)
     train_x, test_x, train_y, test_y = split(features, labels, config.data, config.seed, config.scored_on)
     scored = config.scored_on.value  # test, or validation (then test_x is the validation split)
@@ -64,7 +70,7 @@ def run(
         )
 
     after_epoch = report if on_epoch is not None else None
-    train(model, train_x, train_y, config, device, folder / CHECKPOINT, after_epoch)
+    train(model, train_x, train_y, config, device, folder / CHECKPOINT, world, after_epoch)
     predicted = predict(model, test_x, device, batch)
     return {
         "accuracy": float(accuracy_score(test_y, predicted)),

@@ -1,5 +1,5 @@
-"""A tier's runs on this machine's cores: one worker process per `threads` cores, one per GPU
-at most, each seeing only its own.
+"""A tier's runs on this machine's cores: one worker process per run's cores (its `threads` in
+each of its processes), and on GPUs one GPU per process of a run, each worker seeing only its own.
 
 Workers are started with spawn, not fork (a fresh interpreter each, the same on Linux, macOS
 and Windows), and each imports the libraries once (scikit-learn alone takes seconds): for runs
@@ -23,7 +23,8 @@ from study_machinery.runs.plan import Planned
 @dataclass
 class Cores:
     kind: str = "cores"
-    # Worker processes; null: as many as the cores allow (cores // threads), one per GPU at most.
+    # Worker processes; null: as many as the cores allow (cores // a run's cores), one per GPU at
+    # most (per GPU of each of a run's processes).
     workers: int | None = None
 
 
@@ -45,7 +46,7 @@ def _gpus() -> list[str]:
 
 
 def _pin_gpu(queue: "multiprocessing.Queue[str]") -> None:
-    """In a new worker, before it imports anything that starts CUDA: see one GPU, its own."""
+    """In a new worker, before it imports anything that starts CUDA: see its own GPUs only."""
     os.environ["CUDA_VISIBLE_DEVICES"] = queue.get()
 
 
@@ -78,18 +79,21 @@ class Executor(executors.Executor):
         if len(runs) == 1:
             self.here = list(runs)  # one run: in this process, sparing a worker's start
             return
-        threads = max(run_.resolved["threads"] for run_ in runs)
-        workers = max(1, min(len(runs), self.settings.workers or cores() // threads))
+        # A run's cores: its threads in each of its processes (distributed.processes).
+        needs = max(run_.cores for run_ in runs)
+        workers = max(1, min(len(runs), self.settings.workers or cores() // needs))
         # spawn, not fork: a fresh interpreter per worker, the same on Linux, macOS and Windows.
         context = multiprocessing.get_context("spawn")
         gpus = _gpus() if any(run_.resolved.get("device") in GPU_DEVICES for run_ in runs) else []
         pinning: dict[str, Any] = {}
         if gpus:
-            # One run per GPU: as many workers as GPUs (at most), each seeing only its own.
-            workers = min(workers, len(gpus))
+            # One GPU per process of a run: as many workers as the GPUs allow (at least one,
+            # whose runs share them), each seeing only its own.
+            each = min(max(run_.processes for run_ in runs), len(gpus))
+            workers = max(1, min(workers, len(gpus) // each))
             queue = context.Queue()
-            for gpu in gpus[:workers]:
-                queue.put(gpu)
+            for worker in range(workers):
+                queue.put(",".join(gpus[worker * each : (worker + 1) * each]))
             pinning = {"initializer": _pin_gpu, "initargs": (queue,)}
         self.pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, **pinning)
         self.pending = {self.pool.submit(execute, run_): run_ for run_ in runs}

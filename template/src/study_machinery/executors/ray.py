@@ -30,7 +30,8 @@ class Ray:
     # local: a Ray cluster of this machine, started for the tier and stopped after it; auto: the
     # cluster `ray start` started here (or RAY_ADDRESS names); or a head's HOST:PORT.
     address: str = "local"
-    # CPU cores per run; null: the run's own `threads`.
+    # CPU cores per run; null: the run's own `threads`. This and gpus_per_run are per
+    # process: a run of distributed.processes N gets N times them.
     cpus_per_run: int | None = None
     gpus_per_run: float = 0.0
     # Memory per run in GiB, which Ray reserves for it; null: none reserved.
@@ -83,8 +84,13 @@ class Executor(executors.Executor):
 
     def submit(self, name: str, runs: list[Planned], forced: frozenset[str]) -> None:
         ray = self._join()
-        threads = max(run_.resolved["threads"] for run_ in runs)
-        resources = {"CPU": self.settings.cpus_per_run or threads, "GPU": self.settings.gpus_per_run}
+        # Per process of a run, times its processes (distributed.processes), all on one node.
+        resources = {
+            "CPU": max(
+                (self.settings.cpus_per_run or run_.resolved["threads"]) * run_.processes for run_ in runs
+            ),
+            "GPU": self.settings.gpus_per_run * max(run_.processes for run_ in runs),
+        }
         if self.settings.memory_per_run_gb:
             resources["memory"] = self.settings.memory_per_run_gb * 2**30
         # A run fits on one node or waits for ever: compare with the largest node, not the sum.

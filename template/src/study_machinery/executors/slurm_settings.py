@@ -14,7 +14,8 @@ class Slurm:
     account: str | None = None
     # Per run, in any format sbatch's --time takes (minutes, H:MM:SS, D-HH:MM:SS).
     time_limit: str = "1:00:00"
-    # CPU cores per run; null: the run's own `threads`, which is what it uses.
+    # CPU cores per run; null: the run's own `threads`, which is what it uses. This and
+    # gpus_per_run are per process: a run of distributed.processes N gets N times them.
     cpus_per_run: int | None = None
     # Memory per run, in sbatch's --mem format.
     memory_per_run: str = "4G"

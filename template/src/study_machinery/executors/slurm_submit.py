@@ -104,14 +104,16 @@ def environment() -> Path:
 
 def script(tier: str, runs: list[Planned], settings: Slurm, python: Path) -> str:
     """The job array's sbatch script for the batch `tier` (a tier, or a search's): task i runs runs[i]."""
-    threads = max(run_.resolved["threads"] for run_ in runs)
+    # Per process of a run, times its processes (distributed.processes): one task, which starts them.
+    cpus = max((settings.cpus_per_run or run_.resolved["threads"]) * run_.processes for run_ in runs)
+    gpus = settings.gpus_per_run * max(run_.processes for run_ in runs)
     array = f"0-{len(runs) - 1}" + (f"%{settings.max_parallel}" if settings.max_parallel else "")
     name = re.sub(r"[^\w.-]", "_", f"{paths.ROOT.name}-{tier}")
     options = [
         f"--job-name={name}",
         f"--array={array}",
         "--ntasks=1",
-        f"--cpus-per-task={settings.cpus_per_run or threads}",
+        f"--cpus-per-task={cpus}",
         f"--mem={settings.memory_per_run}",
         f"--time={settings.time_limit}",
         # Relative to the folder sbatch is run from, the study's root: no path with spaces here.
@@ -119,7 +121,7 @@ def script(tier: str, runs: list[Planned], settings: Slurm, python: Path) -> str
     ]
     options += [f"--partition={settings.partition}"] if settings.partition else []
     options += [f"--account={settings.account}"] if settings.account else []
-    options += [f"--gres=gpu:{settings.gpus_per_run}"] if settings.gpus_per_run else []
+    options += [f"--gres=gpu:{gpus}"] if gpus else []
     options += settings.sbatch_options
     root, py = shlex.quote(str(paths.ROOT)), shlex.quote(str(python))
     exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in run_environment().items())

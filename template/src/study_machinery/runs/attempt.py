@@ -7,17 +7,20 @@ folder only once the run has finished: a run killed in flight, or failed, leaves
 result as it was.
 """
 
+import contextlib
 import logging
 import re
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from study_machinery import contract
 from study_machinery.core import paths
-from study_machinery.core.errors import first_line
-from study_machinery.runs import run
+from study_machinery.core.errors import StudyError, first_line
+from study_machinery.runs import ranks, run
 from study_machinery.runs.folder import prepare_attempt, swap_in
-from study_machinery.runs.plan import Planned
+from study_machinery.runs.plan import Planned, planned_from
 
 # Without a terminal (CI, a SLURM log), a progress line at least this often, in seconds.
 LOG_EVERY = 30.0
@@ -52,19 +55,20 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
     if attempt is None:
         return Outcome(run_.name)  # it had finished, and was stopped before it replaced its folder
     log_file = attempt / paths.RUN_LOG
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        run.execute(run_.config, run_.resolved, attempt, run_.identity, run_.tier, recorded_as=run_.folder)
-    except Exception as error:  # a run's failure is reported by name; the others go on
-        logging.getLogger(__name__).error("%s failed:\n%s", run_.name, traceback.format_exc())
-        return Outcome(run_.name, first_line(error), paths.shown(log_file))
-    finally:
-        root.removeHandler(handler)
-        handler.close()
+    with _logged(log_file):
+        try:
+            run.execute(
+                run_.config,
+                run_.resolved,
+                attempt,
+                run_.identity,
+                run_.tier,
+                recorded_as=run_.folder,
+                overrides=run_.overrides,
+            )
+        except Exception as error:  # a run's failure is reported by name; the others go on
+            logging.getLogger(__name__).error("%s failed:\n%s", run_.name, traceback.format_exc())
+            return Outcome(run_.name, first_line(error), paths.shown(log_file))
     try:
         swap_in(attempt, run_.folder)
     except OSError as error:
@@ -75,6 +79,59 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
             paths.shown(log_file),
         )
     return Outcome(run_.name)
+
+
+@contextlib.contextmanager
+def _logged(log_file: Path, rank: int = 0) -> Iterator[None]:
+    """This process's log records in a run's run.log while held: all of them, as LOG_FORMAT
+    writes them; in a process of a run of several other than rank 0, its warnings and errors
+    only, each saying its rank."""
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    said = LOG_FORMAT if rank == 0 else LOG_FORMAT.replace(" - ", f" - rank {rank}: ", 1)
+    handler.setFormatter(logging.Formatter(said))
+    handler.setLevel(logging.INFO if rank == 0 else logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def execute_rank(overrides: list[str], folder: Path, attempt: Path, key: str, tier: str | None) -> None:
+    """One process of a run of several (runs/ranks.py), as `python -m study_machinery rank` runs it.
+
+    Its config composed from the overrides the run was planned with, and checked to be the
+    very run planned (its identity); rank 0 executes and records it, the others train with it.
+    """
+    ranks.die_with_parent()
+    here = ranks.Part.here()
+    with _logged(attempt / paths.RUN_LOG, here.rank):
+        try:
+            run_ = planned_from(overrides, folder, tier)
+            if run_.identity.key != key:
+                raise StudyError(
+                    f"{run_.name}: its config, code, data or environment changed while its processes "
+                    "started: not run. Start it again."
+                )
+            if here.rank == 0:
+                run.execute(
+                    run_.config, run_.resolved, attempt, run_.identity, tier, recorded_as=folder, part=here
+                )
+            else:
+                contract.load()
+                contract.run(run_.config, attempt, _not_recorded)
+                here.report()
+        except BaseException as error:
+            logging.getLogger(__name__).error("process %d failed:\n%s", here.rank, traceback.format_exc())
+            here.failed(error)
+            raise
+
+
+def _not_recorded(epoch: int, scores: dict[str, float]) -> None:
+    """The on_epoch of the processes other than rank 0, whose scores rank 0's are (the same model)."""
 
 
 def research_warnings(runs: list[Planned]) -> dict[str, list[str]]:

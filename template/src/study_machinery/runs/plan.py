@@ -20,7 +20,7 @@ import yaml
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
 from study_machinery.core.study import METHOD, load_study, variants
-from study_machinery.runs import ablations, identity
+from study_machinery.runs import ablations, identity, ranks
 from study_machinery.runs.identity import Identity
 
 
@@ -42,6 +42,16 @@ class Planned:
     overrides: list[str] = field(default_factory=list, repr=False)
     # The search's trial it is a run of, if it is one (search/tune.py).
     trial: int | None = field(default=None, repr=False)
+
+    @property
+    def processes(self) -> int:
+        """The processes it trains on (its config's distributed.processes; 1 without one)."""
+        return ranks.processes(self.resolved)
+
+    @property
+    def cores(self) -> int:
+        """The CPU cores it uses: its `threads` in each of its processes."""
+        return int(self.resolved["threads"]) * self.processes
 
     @property
     def name(self) -> str:

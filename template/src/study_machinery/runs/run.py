@@ -18,8 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from study_machinery import contract, tracking
 from study_machinery.core import epochs, paths, provenance
+from study_machinery.core.errors import StudyError
 from study_machinery.core.study import SEED_RULE, valid_seed
-from study_machinery.runs import identity
+from study_machinery.runs import identity, ranks
 from study_machinery.runs.folder import json_text, prepare_folder, write_json
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ def execute(
     key: identity.Identity,
     tier: str | None = None,
     recorded_as: Path | None = None,
+    overrides: list[str] | None = None,
+    part: ranks.Part | None = None,
 ) -> dict[str, float]:
     """One run of the research code, recorded in `folder`: run.json, then metrics.json.
 
@@ -43,17 +46,33 @@ def execute(
     run's identity and the hash of its metrics.json, so that an edited result reads as stale.
     A run of a tier is also logged to the study's trackers (tracking/), after its records;
     they name it by `recorded_as`, the folder its attempt's `folder` becomes once finished.
+
+    A run of several processes (distributed.processes > 1) is started on them from `overrides`
+    (runs/ranks.py), whose rank 0 comes back here with its `part` and records it.
     """
+    count = ranks.processes(resolved)
+    if count > 1 and not ranks.inside():
+        if overrides is None:
+            raise StudyError("a run of several processes is started from its overrides: none were given.")
+        at = recorded_as or folder
+        metrics = ranks.launch(overrides, count, resolved["threads"], folder, at, key.key, tier)
+        log.info("%s seed %d, on %d processes: %s", resolved["variant"], resolved["seed"], count, metrics)
+        return metrics
     contract.load()
     provenance.watch_accelerator()
     with tracking.tracked(tier, resolved, key.key, folder, recorded_as or folder) as trackers:
-        metrics = _timed(config, resolved, folder, key, trackers)
+        metrics = _timed(config, resolved, folder, key, trackers, part)
         trackers.finish(metrics)
     return metrics
 
 
 def _timed(
-    config: object, resolved: dict, folder: Path, key: identity.Identity, trackers: tracking.Run
+    config: object,
+    resolved: dict,
+    folder: Path,
+    key: identity.Identity,
+    trackers: tracking.Run,
+    part: ranks.Part | None,
 ) -> dict[str, float]:
     started, clock = _now(), time.perf_counter()
     recorder = epochs.Recorder(folder, forward=trackers.epoch)
@@ -61,7 +80,14 @@ def _timed(
     recorder.close()
     seconds = time.perf_counter() - clock
     accelerator = provenance.accelerator()
-    gpus = 1 if accelerator["device"] in ("cuda", "mps") else 0
+    # One process uses one GPU at most (executors/cores.py gives each worker its own); a run of
+    # several, the GPUs of its processes, each with `threads` CPU threads.
+    distributed = part.gather() if part is not None else None
+    if distributed is None:
+        processes, gpus = 1, 1 if accelerator["device"] in ("cuda", "mps") else 0
+    else:
+        processes = distributed["world_size"]
+        gpus = sum(rank["device"] == "cuda" for rank in distributed["ranks"])
     record = {
         "variant": resolved["variant"],
         "scale": resolved["scale"],
@@ -72,14 +98,19 @@ def _timed(
         "started": started,
         "finished": _now(),
         "seconds": round(seconds, 3),
-        "peak_memory_mb": provenance.peak_memory_mb(),
-        "cpu_cores_used": resolved["threads"],
-        # A run uses one GPU at most (executors/cores.py gives each worker its own).
+        "peak_memory_mb": (
+            provenance.peak_memory_mb()
+            if distributed is None
+            else round(sum(rank["peak_memory_mb"] for rank in distributed["ranks"]), 1)
+        ),
+        "cpu_cores_used": resolved["threads"] * processes,
         "gpus_used": gpus,
-        "cpu_hours": round(seconds * resolved["threads"] / 3600, 6),
+        "cpu_hours": round(seconds * resolved["threads"] * processes / 3600, 6),
         "gpu_hours": round(seconds * gpus / 3600, 6),
         "where": provenance.where(),
         "accelerator": accelerator,
+        # world_size, backend, and each process's host, device and peak memory.
+        **({"distributed": distributed} if distributed is not None else {}),
         "environment": provenance.environment(),
         "config": resolved,
     }
@@ -99,9 +130,11 @@ def main(cfg: DictConfig) -> None:
     # The same folder for every run by hand of a variant and seed: an earlier run's checkpoints
     # are resumed only if that run was interrupted with this identity. Hydra's files stay.
     prepare_folder(folder, key, keep=frozenset({".hydra", f"{HydraConfig.get().job.name}.log"}))
+    # What a run of several processes is composed from in each (runs/ranks.py): the seed last.
+    typed = [override for override in HydraConfig.get().overrides.task if not override.startswith("seed=")]
     try:
-        execute(OmegaConf.to_object(cfg), resolved, folder, key)
-    except FileNotFoundError as error:
+        execute(OmegaConf.to_object(cfg), resolved, folder, key, overrides=[*typed, f"seed={cfg.seed}"])
+    except (FileNotFoundError, StudyError) as error:
         raise SystemExit(f"error: {error}") from None
 
 
