@@ -5,19 +5,19 @@ planned, and rank 0 records the run as a run of one process records itself.
 runs/run.py calls `launch` instead of the research code when N > 1:
 
     python -m study_machinery.runs.ranks --standalone --nproc-per-node N --module study_machinery \\
-        rank OVERRIDES --folder RUN --attempt ATTEMPT --identity KEY --scratch DIR [--tier TIER]
+        rank OVERRIDES --folder RUN --attempt ATTEMPT --identity KEY [--tier TIER]
 
 `python -m study_machinery.runs.ranks` is torch.distributed.run, which ends with its parent
 (a run killed leaves no process behind); `--standalone` has it pick a free port, so runs on one
 machine never collide. Rank 0 executes the run as run.execute does in one process (its trackers,
 epochs.json, run.json, metrics.json, the checkpoint its research code writes); the others run the
-research code with an `on_epoch` that does nothing. Each process writes what it ran on into the
-scratch folder, which rank 0 waits for and records in run.json (`distributed`); a process that
-fails writes its error there, which the launching process raises.
+research code with an `on_epoch` that does nothing. Each process writes what it ran on into a
+scratch folder of the launch (STUDY_RANKS_SCRATCH), which rank 0 waits for and records in
+run.json (`distributed`); a process that fails writes its error there, which the launching
+process raises.
 """
 
 import json
-import logging
 import os
 import socket
 import subprocess
@@ -30,8 +30,6 @@ from pathlib import Path
 from study_machinery.core import paths, provenance
 from study_machinery.core.environment import run_environment
 from study_machinery.core.errors import StudyError, first_line
-
-log = logging.getLogger(__name__)
 
 # The launcher's output (torch.distributed.run's, and what the processes print), in the scratch folder.
 LAUNCHER_LOG = "launcher.log"
