@@ -93,22 +93,18 @@ def tune(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def job(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """A planned run as a cluster job runs it (`job`), or one process of a run on several (`rank`)."""
     from study_machinery import contract
+    from study_machinery.runs.attempt import execute_rank
     from study_machinery.tiers.tier import run_job
 
     contract.register_configs()
     tier = _tier(args, parser) if args.tier is not None else None
-    run_job(args.run_overrides, paths.ROOT / args.folder, args.identity, tier)
-    return 0
-
-
-def rank(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from study_machinery import contract
-    from study_machinery.runs.attempt import execute_rank
-
-    contract.register_configs()
-    tier = _tier(args, parser) if args.tier is not None else None
-    execute_rank(args.run_overrides, paths.ROOT / args.folder, paths.ROOT / args.attempt, args.identity, tier)
+    folder = paths.ROOT / args.folder
+    if getattr(args, "attempt", None) is None:
+        run_job(args.run_overrides, folder, args.identity, tier)
+    else:
+        execute_rank(args.run_overrides, folder, paths.ROOT / args.attempt, args.identity, tier)
     return 0
 
 
@@ -207,27 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler, parser=sub)
         return sub
 
-    overrides_help = "Hydra overrides, e.g. variant=proposed seed=3 scale=smoke, and Hydra's flags"
     sub = command("run", run, "One run of a variant, into outputs/SCALE/VARIANT/seed_SEED/.")
-    sub.add_argument("overrides", nargs="*", metavar="OVERRIDE", help=overrides_help)
-    settings_help = (
-        "another executor than the tier's (executor=slurm) and its settings (executor.partition=gpu), "
-        "anywhere on the line"
-    )
+    sub.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="Hydra overrides and flags")
+    settings_help = "another executor than the tier's (executor=slurm), its settings (executor.partition=gpu)"
     sub = command(
         "tier", tier, "Every variant over a tier's seeds, into runs/TIER/ (the runs stage): what changed."
     )
     sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml")
     sub.add_argument("settings", nargs="*", metavar="SETTING", help=settings_help)
-    sub.add_argument(
-        "--rerun-all", action="store_true", help="execute every run, even those whose identity still matches"
-    )
-    sub.add_argument(
-        "--detach", action="store_true", help="slurm: submit and return; a later tier command collects"
-    )
-    sub.add_argument(
-        "--resubmit", action="store_true", help="slurm: submit again the runs whose jobs ended unfinished"
-    )
+    for flag, said in (
+        ("--rerun-all", "execute every run, even those whose identity still matches"),
+        ("--detach", "slurm: submit and return; a later tier command collects"),
+        ("--resubmit", "slurm: submit again the runs whose jobs ended unfinished"),
+    ):
+        sub.add_argument(flag, action="store_true", help=said)
     sub = command(
         "tune",
         tune,
@@ -236,31 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("tier", metavar="TIER", help="a tier of conf/study.yaml with a search (search.trials)")
     sub.add_argument("settings", nargs="*", metavar="SETTING", help=settings_help)
-    sub = command(
-        "job",
-        job,
-        "One planned run, as a cluster job runs it (what the slurm executor submits): only if its "
-        "identity is still the one it was submitted with.",
-    )
-    sub.add_argument(
-        "run_overrides", nargs="+", metavar="KEY=VALUE", help="its config's Hydra overrides, seed=SEED last"
-    )
-    sub.add_argument("--folder", required=True, help="its run folder, from the study's root")
-    sub.add_argument("--identity", required=True, help="the identity key it was submitted with")
-    sub.add_argument("--tier", help="the tier it is a run of (none: a search's trial)")
-    sub = command(
-        "rank",
-        rank,
-        "One process of a run on several (distributed.processes), as PyTorch's launcher starts it: "
-        "only if its identity is the one the run was started with.",
-    )
-    sub.add_argument(
-        "run_overrides", nargs="+", metavar="KEY=VALUE", help="its config's Hydra overrides, seed=SEED last"
-    )
-    sub.add_argument("--folder", required=True, help="its run folder, from the study's root")
-    sub.add_argument("--attempt", required=True, help="the folder it executes in, from the study's root")
-    sub.add_argument("--identity", required=True, help="the identity key it was started with")
-    sub.add_argument("--tier", help="the tier it is a run of (none: a search's trial or a run by hand)")
+    for name, summary in (
+        ("job", "One planned run, as a cluster job runs it (what the slurm executor submits)"),
+        ("rank", "One process of a run on several (distributed.processes), as PyTorch's launcher starts it"),
+    ):
+        sub = command(name, job, f"{summary}: only if its identity is still the one it was started with.")
+        sub.add_argument(
+            "run_overrides", nargs="+", metavar="KEY=VALUE", help="its overrides, seed=SEED last"
+        )
+        sub.add_argument("--folder", required=True, help="its run folder, from the study's root")
+        if name == "rank":
+            sub.add_argument("--attempt", required=True, help="the folder it executes in")
+        sub.add_argument("--identity", required=True, help="the identity key it was started with")
+        sub.add_argument("--tier", help="the tier it is a run of (none: a search's trial, or a run by hand)")
     sub = command("status", status, "Each run of each tier: done, stale (and why) or missing.")
     sub.add_argument("tiers", nargs="*", metavar="TIER", help="default: every tier of conf/study.yaml")
     sub.add_argument("--summary", action="store_true", help="one line per tier")

@@ -264,6 +264,22 @@ def test_the_job_script_asks_for_what_the_settings_say(four_runs, tmp_path):
     assert syntax.returncode == 0, syntax.stderr
 
 
+def test_a_run_on_several_processes_is_given_their_cores_and_gpus_on_one_node(four_runs):
+    """distributed.processes N: N times a process's cores and GPUs, for the one task that starts them."""
+    two = [
+        dataclasses.replace(run_, resolved={**run_.resolved, "distributed": {"processes": 2}})
+        for run_ in four_runs
+    ]
+    threads = max(run_.resolved["threads"] for run_ in four_runs)
+    assert executors.per_run(four_runs, None, 1) == (threads, 1)
+    assert executors.per_run(two, None, 1) == (2 * threads, 2)
+    assert executors.per_run(two, 3, 0) == (6, 0)
+    settings = executors.load("slurm", ["executor.gpus_per_run=1"]).settings
+    text = slurm_submit.script("smoke", two, settings, paths.ROOT / ".venv/bin/python")
+    for option in ("--ntasks=1", f"--cpus-per-task={2 * threads}", "--gres=gpu:2"):
+        assert f"#SBATCH {option}\n" in text
+
+
 def test_a_study_on_a_filesystem_only_this_machine_sees_is_not_submitted(monkeypatch):
     settings = executors.load("slurm").settings
     python = paths.ROOT  # any path that exists stands for the environment here

@@ -19,7 +19,7 @@ from study_machinery.core.errors import StudyError
 from study_machinery.core.study import load_study, variants
 from study_machinery.executors import cores
 from study_machinery.results.aggregate import IncompleteRunsError, collect
-from study_machinery.runs import attempt, identity
+from study_machinery.runs import attempt, identity, ranks
 from study_machinery.runs.attempt import execute
 from study_machinery.runs.folder import STARTED, prepare_folder, recover
 from study_machinery.runs.plan import plan, state, summary, unused
@@ -352,3 +352,11 @@ def test_a_tier_shares_out_the_gpus_cuda_lets_it_see(monkeypatch):
     assert cores._gpus() == ["2", "5"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert cores._gpus() == []
+
+
+@pytest.mark.parametrize("count", [0, -1, "2", True, 1.5])
+def test_a_run_on_a_number_of_processes_that_is_not_one_or_more_is_refused_in_a_line(count):
+    with pytest.raises(StudyError, match=r"^distributed.processes=.*: a run trains on 1 process or more"):
+        ranks.processes({"distributed": {"processes": count}})
+    # A config without the key is one process (a scikit-learn study's, or your own).
+    assert ranks.processes({}) == 1 and ranks.processes({"distributed": {"processes": 3}}) == 3

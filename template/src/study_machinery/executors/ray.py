@@ -84,13 +84,8 @@ class Executor(executors.Executor):
 
     def submit(self, name: str, runs: list[Planned], forced: frozenset[str]) -> None:
         ray = self._join()
-        # Per process of a run, times its processes (distributed.processes), all on one node.
-        resources = {
-            "CPU": max(
-                (self.settings.cpus_per_run or run_.resolved["threads"]) * run_.processes for run_ in runs
-            ),
-            "GPU": self.settings.gpus_per_run * max(run_.processes for run_ in runs),
-        }
+        cpus, gpus = executors.per_run(runs, self.settings.cpus_per_run, self.settings.gpus_per_run)
+        resources = {"CPU": cpus, "GPU": gpus}
         if self.settings.memory_per_run_gb:
             resources["memory"] = self.settings.memory_per_run_gb * 2**30
         # A run fits on one node or waits for ever: compare with the largest node, not the sum.

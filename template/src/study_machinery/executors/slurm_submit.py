@@ -20,7 +20,7 @@ from pathlib import Path
 from study_machinery.core import paths
 from study_machinery.core.environment import dependency_groups, run_environment
 from study_machinery.core.errors import StudyError
-from study_machinery.executors import Submission, slurm_jobs
+from study_machinery.executors import Submission, per_run, slurm_jobs
 from study_machinery.executors.slurm_settings import Slurm
 from study_machinery.runs.folder import recover, write_json
 from study_machinery.runs.plan import Planned
@@ -104,9 +104,8 @@ def environment() -> Path:
 
 def script(tier: str, runs: list[Planned], settings: Slurm, python: Path) -> str:
     """The job array's sbatch script for the batch `tier` (a tier, or a search's): task i runs runs[i]."""
-    # Per process of a run, times its processes (distributed.processes): one task, which starts them.
-    cpus = max((settings.cpus_per_run or run_.resolved["threads"]) * run_.processes for run_ in runs)
-    gpus = settings.gpus_per_run * max(run_.processes for run_ in runs)
+    # One task per run, which starts the run's processes (distributed.processes) inside it.
+    cpus, gpus = per_run(runs, settings.cpus_per_run, settings.gpus_per_run)
     array = f"0-{len(runs) - 1}" + (f"%{settings.max_parallel}" if settings.max_parallel else "")
     name = re.sub(r"[^\w.-]", "_", f"{paths.ROOT.name}-{tier}")
     options = [
