@@ -131,7 +131,7 @@ RECORDED = {
         for name in ("comparisons.json", "compute.json", "curves.csv", "metrics.json", "runs.csv")
     ),
     # The main tier's report.
-    *(f"results/small/{name}" for name in ("table.md", "table.tex", "differences.tex")),
+    *(f"results/small/{name}" for name in ("table.md", "table.tex", "differences.tex", "numbers.tex")),
     *(f"results/small/{name}.{kind}" for name in ("figure", "curves") for kind in ("png", "pdf")),
 }
 PAPER = {"paper/.gitignore", "paper/main.tex", "paper/references.bib"}

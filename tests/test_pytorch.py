@@ -69,13 +69,15 @@ def test_its_tests_pass_with_a_run_killed_mid_training(study):
     result = nox(study, "-s", "tests", "--", "-k", "not reproduces", "-v", "-rs")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    assert "test_a_run_killed_mid_training_resumes_to_the_same_metrics_bit_for_bit PASSED" in output
+    killed = "test_a_run_killed_mid_training_resumes_to_the_same_metrics_bit_for_bit"
+    assert f"{killed}[one process] PASSED" in output
     assert "test_loader_workers_change_nothing_and_the_same_seed_gives_the_same_bits PASSED" in output
     # This machine has no GPU: the GPU test says so rather than pass.
     assert "no CUDA GPU here: the CPU-vs-GPU check needs one" in output
     assert "no CUDA GPU here: the NCCL check needs one" in output
-    # A run killed mid-training on two processes resumes too (distributed.processes=2).
-    assert "bit_for_bit[two processes] PASSED" in output
+    # And on two processes (distributed.processes=2), with a batch they cannot share refused.
+    assert f"{killed}[two processes] PASSED" in output
+    assert "test_a_batch_that_the_processes_cannot_share_is_refused_in_one_line PASSED" in output
 
 
 def test_reproduce_verifies_the_main_result_in_a_clean_room_linked_to_uv_s_cache(study):
@@ -155,12 +157,13 @@ def test_a_job_cancelled_mid_training_on_slurm_resumes_from_its_checkpoint(study
     assert recorded(runs) == uninterrupted
 
 
-def test_a_tier_of_runs_on_two_processes_each_gives_the_same_bits_on_local_cores_and_on_slurm(
+def test_a_tier_of_runs_on_two_processes_each_gives_the_same_bits_on_cores_slurm_and_ray(
     study, slurm, tmp_path
 ):
     """distributed.processes=2 for every run of a tier: the local executor gives each run two
-    cores (one worker on this machine's two), SLURM one task of two CPUs per run, and both
-    record the same metrics and epochs, bit for bit, each run with its two processes."""
+    cores (one worker on this machine's two), SLURM one task of two CPUs per run, Ray a task of
+    two CPUs, and all three record the same metrics and epochs, bit for bit, each run with its
+    two processes."""
     copy = tmp_path / "study"
     shutil.copytree(study, copy, symlinks=True, ignore=shutil.ignore_patterns(".venv", ".nox"))
     # The method alone, over two seeds: two runs of two processes each.
@@ -194,6 +197,16 @@ def test_a_tier_of_runs_on_two_processes_each_gives_the_same_bits_on_local_cores
         assert facts["distributed"]["world_size"] == 2 and facts["where"]["slurm"]["job_id"]
     [script] = (copy / "jobs/medium").glob("*.sbatch")
     assert "#SBATCH --cpus-per-task=2" in script.read_text(), "a run's two processes, one thread each"
+
+    # And on a Ray cluster of this machine for the tier's length: a task of two CPUs per run.
+    synced = run(["uv", "sync", "--frozen", "--inexact", "--group=ray"], copy)
+    assert synced.returncode == 0, synced.stderr
+    on_ray = run([*tier, "executor=ray", "executor.gpus_per_run=0", "--rerun-all"], copy, **env)
+    assert on_ray.returncode == 0, on_ray.stderr
+    assert recorded(runs) == on_cores, "the same bits on Ray as on the local cores"
+    for record in runs.rglob("run.json"):
+        facts = json.loads(record.read_text())
+        assert facts["distributed"]["world_size"] == 2 and "ray" in facts["where"]
 
 
 def test_no_module_a_pytorch_study_locks_can_be_its_import_name(study):

@@ -480,7 +480,7 @@ def test_the_paper_session_builds_with_latexmk_or_says_how_to_install_it(studies
     main = (folder / "paper/main.tex").read_text()
     results = folder / "results" / "small"
     assert r"\newcommand{\results}{../results/small}" in main
-    for name in ("table.tex", "differences.tex", "figure.pdf"):
+    for name in ("numbers.tex", "table.tex", "differences.tex", "figure.pdf"):
         assert f"\\results/{name}" in main and (results / name).is_file()
 
 
@@ -608,7 +608,28 @@ def test_the_paper_builds_with_the_generated_tables_and_figure(studies):
     accuracy = f"{summary['proposed']['accuracy']['mean']:.4f}"
     assert "Table 1" in text and "Table 2" in text and accuracy in text
     assert "Scores per variant" in text and "Learning curves per variant" in text
+    # The prose's numbers are the record's, through the macros of results/small/numbers.tex.
+    comparisons = json.loads((folder / "results/small/comparisons.json").read_text())
+    paired = comparisons["baseline/logistic_regression"]["accuracy"]["paired"]
+    prose = " ".join(text.split())
+    assert f"reaches an accuracy of {accuracy} (95% CI" in prose
+    assert f"proposed method's by {paired['difference']:+.4f} (95% CI {paired['ci_low']:+.4f} to" in prose
     assert git(folder, "status", "--porcelain") == "", "the build stays in the ignored paper/build/"
+    checked = nox(folder, "-s", "checklist")
+    assert "[done] Numbers in the paper come from the record" in checked.stdout, checked.stdout
+    # A number typed into the prose instead is named with its file and line.
+    main = folder / "paper/main.tex"
+    original = main.read_text()
+    typed = original.replace("The whole study took", "It reaches 0.98.\nThe whole study took")
+    line = next(number for number, text in enumerate(typed.splitlines(), 1) if "0.98" in text)
+    main.write_text(typed)
+    try:
+        checked = nox(folder, "-s", "checklist")
+    finally:
+        main.write_text(original)
+    assert checked.returncode == 1
+    assert "[to do] Numbers in the paper come from the record" in checked.stdout
+    assert f"1 typed by hand (paper/main.tex:{line}: 0.98)" in checked.stdout, checked.stdout
 
 
 def working_copy(study, dst):

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from study_machinery.checks import numbers
 from study_machinery.checks.compare import compare
 from study_machinery.checks.reproduce import reproduce
 from study_machinery.cli import main
 from study_machinery.core import paths
-from study_machinery.core.study import ComputeAssumptions, Tolerance, ToleranceKind, load_study
+from study_machinery.core.study import METHOD, ComputeAssumptions, Tolerance, ToleranceKind, load_study
 from study_machinery.results.aggregate import IncompleteRunsError, collect, compute_used, summarise
 from study_machinery.storage.verify import corrupted
 
@@ -137,6 +138,44 @@ def _assert_reproduces(tier: str) -> None:
 
 
 @pytest.mark.slow
+def test_the_numbers_macros_give_the_recorded_result_as_the_tables_round_it():
+    folder = paths.results_dir(STUDY.main_tier)
+    text = (folder / paths.NUMBERS_TEX).read_text(encoding="utf-8")
+    summary = json.loads((folder / paths.SUMMARY).read_text(encoding="utf-8"))
+    for metric, stats in summary[METHOD].items():
+        mean = rf"\@namedef{{studynumber@result@{METHOD}@{metric}@mean}}{{{stats['mean']:.4f}}}"
+        assert f"{mean}  % \\result{{{METHOD}}}{{{metric}}}{{mean}}" in text
+    runs = json.loads((folder / paths.COMPUTE).read_text(encoding="utf-8"))["runs"]
+    assert rf"\@namedef{{studynumber@compute@runs}}{{{runs}}}" in text
+
+
+def test_no_number_in_the_paper_is_typed_by_hand():
+    """Each decimal number of paper/*.tex's prose is a macro of numbers.tex (checks/numbers.py)."""
+    found = numbers.typed_numbers()
+    assert not found, numbers.explain(found)
+
+
+def test_a_typed_number_is_named_by_file_and_line_and_a_macro_or_a_length_is_not(tmp_path):
+    paper = tmp_path / paths.PAPER_DIR
+    (paper / paths.PAPER_BUILD).mkdir(parents=True)
+    (paper / "main.tex").write_text(
+        "\\documentclass{article}\n\\setlength{\\parskip}{1.5pt}\\linespread{1.1}\n\\begin{document}\n"
+        "That is \\result{proposed}{accuracy}{mean}: we reach 0.98. % It was 0.97.\n"
+        "With \\notaresult{0.003} as the rate, on 0.5\\linewidth, in version 1.2.3, 95\\% of .5 runs.\n"
+        "\\end{document}\n",
+        encoding="utf-8",
+    )
+    (paper / "sections.tex").write_text("A section that says 12.5 in its first line.\n", encoding="utf-8")
+    (paper / paths.PAPER_BUILD / "main.tex").write_text("\\begin{document} 0.5\n", encoding="utf-8")
+    assert numbers.typed_numbers(tmp_path) == [
+        "paper/main.tex:4: 0.98",
+        "paper/main.tex:5: .5",
+        "paper/sections.tex:1: 12.5",
+    ]
+    said = numbers.explain(numbers.typed_numbers(tmp_path))
+    assert "paper/main.tex:4: 0.98" in said and "\\notaresult{...}" in said
+
+
 def test_the_smoke_tier_reproduces():
     _assert_reproduces("smoke")
 

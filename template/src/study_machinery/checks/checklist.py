@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from study_machinery import contract
+from study_machinery.checks.numbers import typed_numbers
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
 from study_machinery.core.paths import ROOT
@@ -208,6 +209,16 @@ def citation_state() -> tuple[str, str]:
     return DONE, f"CITATION.cff: {citation['title']}"
 
 
+def numbers_state() -> tuple[str, str]:
+    found = typed_numbers()
+    if found:
+        return TODO, f"{len(found)} typed by hand ({found[0]}): write each as a macro of {paths.NUMBERS_TEX}"
+    return (
+        DONE,
+        f"every decimal number in {paths.PAPER_DIR}/ is a macro of the main tier's {paths.NUMBERS_TEX}",
+    )
+
+
 def items() -> list[Item]:
     completeness = "ML Code Completeness Checklist"
     neurips = "NeurIPS paper checklist: reproducibility"
@@ -239,6 +250,8 @@ def items() -> list[Item]:
         (neurips, "Compute reported", compute_state),
         (neurips, "Citation", citation_state),
     ]
+    if (ROOT / paths.PAPER_DIR).is_dir():
+        checks.append((neurips, "Numbers in the paper come from the record", numbers_state))
     return [Item(section, name, *state()) for section, name, state in checks]
 
 

@@ -40,6 +40,8 @@ COMPUTE = "compute.json"  # the compute the runs used
 RUNS_TABLE = "runs.csv"  # one row per run
 CURVES_TABLE = "curves.csv"  # the learning curves
 TABLE_MD, TABLE_TEX, DIFFERENCES_TEX = "table.md", "table.tex", "differences.tex"
+NUMBERS_TEX = "numbers.tex"  # the main result's numbers as LaTeX macros, for prose (report/numbers.py)
+PAPER_DIR, PAPER_BUILD = "paper", "build"  # the paper (a copy-time option), built into paper/build/
 FIGURE, CURVES_FIGURE = "figure", "curves"  # each drawn as .png and .pdf
 
 

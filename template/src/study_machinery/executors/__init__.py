@@ -36,7 +36,9 @@ from study_machinery.runs.attempt import Outcome
 from study_machinery.runs.plan import Planned
 
 
-def per_run(runs: Sequence[Planned], cpus_per_process: int | None, gpus_per_process: float) -> tuple[int, float]:
+def per_run(
+    runs: Sequence[Planned], cpus_per_process: int | None, gpus_per_process: float
+) -> tuple[int, float]:
     """What each of `runs` is given on one node, sized for the largest: CPU cores and GPUs per
     process (cpus_per_process null: a run's own `threads`), times its processes
     (distributed.processes), which the run starts inside what it is given (runs/ranks.py)."""

@@ -13,11 +13,11 @@ from study_machinery.results.recorded import Recorded
 from study_machinery.search.settings import how_chosen, unequal_budgets
 
 
-def _score(value: float) -> str:
+def score(value: float) -> str:
     return f"{value:.4f}"
 
 
-def _p(value: float | None) -> str:
+def p_value(value: float | None) -> str:
     if value is None:
         return "n/a"
     return "<0.001" if value < 0.001 else f"{value:.2g}"
@@ -97,8 +97,8 @@ def _result_rows(recorded: Recorded, plus_minus: str, text: Callable[[str], str]
                 cell
                 for stats in (by_metric[metric] for metric in recorded.metrics)
                 for cell in (
-                    f"{_score(stats['mean'])} {plus_minus} {_score(stats['std'])}",
-                    f"[{_score(stats['ci_low'])}, {_score(stats['ci_high'])}]",
+                    f"{score(stats['mean'])} {plus_minus} {score(stats['std'])}",
+                    f"[{score(stats['ci_low'])}, {score(stats['ci_high'])}]",
                 )
             ),
         ]
@@ -119,7 +119,7 @@ def _difference_rows(
                 for metric, diff in ((metric, by_metric[metric]["paired"]) for metric in recorded.metrics)
                 for cell in (
                     f"{number(diff['difference'])} [{number(diff['ci_low'])}, {number(diff['ci_high'])}]",
-                    text(_p(diff["p_holm"])),
+                    text(p_value(diff["p_holm"])),
                     recorded.metric(metric).verdict(diff["ci_low"], diff["ci_high"]),
                 )
             ),

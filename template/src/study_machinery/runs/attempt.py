@@ -57,7 +57,7 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
     log_file = attempt / paths.RUN_LOG
     with _logged(log_file):
         try:
-            run.execute(
+            run.perform(
                 run_.config,
                 run_.resolved,
                 attempt,
@@ -117,7 +117,7 @@ def execute_rank(overrides: list[str], folder: Path, attempt: Path, key: str, ti
                     "started: not run. Start it again."
                 )
             if here.rank == 0:
-                run.execute(
+                run.perform(
                     run_.config, run_.resolved, attempt, run_.identity, tier, recorded_as=folder, part=here
                 )
             else:

@@ -2,7 +2,7 @@
 writes what it produced into the run's folder.
 
 `python -m study_machinery run [OVERRIDES]` starts one run (into outputs/); a tier's runs
-(tiers/tier.py) go through `execute` too, with configs composed once for the whole tier.
+(tiers/tier.py) go through `perform` too, with configs composed once for the whole tier.
 """
 
 import hashlib
@@ -30,7 +30,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def execute(
+def perform(
     config: object,
     resolved: dict,
     folder: Path,
@@ -133,7 +133,7 @@ def main(cfg: DictConfig) -> None:
     # What a run of several processes is composed from in each (runs/ranks.py): the seed last.
     typed = [override for override in HydraConfig.get().overrides.task if not override.startswith("seed=")]
     try:
-        execute(OmegaConf.to_object(cfg), resolved, folder, key, overrides=[*typed, f"seed={cfg.seed}"])
+        perform(OmegaConf.to_object(cfg), resolved, folder, key, overrides=[*typed, f"seed={cfg.seed}"])
     except (FileNotFoundError, StudyError) as error:
         raise SystemExit(f"error: {error}") from None
 

@@ -1,0 +1,59 @@
+"""Numbers typed by hand into the paper's prose, which go stale when the result changes.
+
+Every decimal number in the body of paper/*.tex (outside comments) must come from the record,
+as a macro of results/TIER/numbers.tex (report/numbers.py): `\\result{proposed}{accuracy}{mean}`,
+`\\difference{...}`, `\\compute{...}`. A number that is not a result (a learning rate, a version)
+is written `\\notaresult{3e-3}`; a length (`0.8\\linewidth`, `2.5cm`) is not a number of prose.
+Only decimals are read: "5 seeds" or "95\\%" are counts and levels the config states.
+"""
+
+import re
+from pathlib import Path
+
+from study_machinery.core import paths
+
+# A decimal number standing alone (a sentence may end after it): not part of a word, of a
+# version (1.2.3) or of a longer number.
+DECIMAL = re.compile(r"(?<![\w.])\d*\.\d+(?!\w|\.\d)")
+# ... unless it is a length: a unit right after it (2.5cm; "0.98 in accuracy" is prose), or a
+# TeX dimension (0.8\linewidth).
+LENGTH = re.compile(
+    r"(?:pt|cm|mm|in|em|ex|bp|pc|dd|cc|sp|mu)\b|\s*\\[A-Za-z]*(?:width|height|skip|sep|size)\b"
+)
+COMMENT = re.compile(r"(?<!\\)%.*$")
+NOT_A_RESULT = re.compile(r"\\notaresult\{[^{}]*\}")
+
+
+def paper_files(root: Path = paths.ROOT) -> list[Path]:
+    """The paper's LaTeX sources: paper/**/*.tex, its build folder aside."""
+    folder = root / paths.PAPER_DIR
+    built = folder / paths.PAPER_BUILD
+    return sorted(path for path in folder.rglob("*.tex") if not path.is_relative_to(built))
+
+
+def typed_numbers(root: Path = paths.ROOT) -> list[str]:
+    """Each decimal number typed into the paper's prose, as FILE:LINE: NUMBER."""
+    found = []
+    for path in paper_files(root):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        # In the main file, the body: the preamble's numbers are settings, not prose.
+        begin = next((index for index, line in enumerate(lines) if r"\begin{document}" in line), -1)
+        for number, line in enumerate(lines, start=1):
+            if number <= begin + 1 and begin >= 0:
+                continue
+            text = NOT_A_RESULT.sub("", COMMENT.sub("", line))
+            for match in DECIMAL.finditer(text):
+                if LENGTH.match(text, match.end()):
+                    continue
+                found.append(f"{path.relative_to(root).as_posix()}:{number}: {match.group()}")
+    return found
+
+
+def explain(found: list[str]) -> str:
+    """What to do about typed numbers, one line each, in a message of a few lines."""
+    return (
+        "these numbers in the paper are typed by hand, so nothing keeps them true when the result "
+        "changes:\n  " + "\n  ".join(found) + "\nWrite each as the macro of results/"
+        f"<main tier>/{paths.NUMBERS_TEX} that gives it (\\result{{proposed}}{{METRIC}}{{mean}}, "
+        "\\difference{...}, \\compute{...}), or as \\notaresult{...} if it is not a result."
+    )

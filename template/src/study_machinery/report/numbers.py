@@ -1,0 +1,74 @@
+"""The main result's numbers as LaTeX macros, for the paper's prose: numbers.tex.
+
+A number in a sentence ("the method reaches 0.9733") is typed by hand and goes stale when the
+result changes; written as a macro it is the record's, rounded as the tables round it:
+
+    \\result{proposed}{accuracy}{mean}                 0.9733 (also std, ci_low, ci_high, n)
+    \\difference{baseline/knn}{accuracy}{difference}   -0.0123 (also ci_low, ci_high, p, verdict)
+    \\compute{cpu_hours}                                0.05 (also runs, gpu_hours, energy_kwh, co2e_kg)
+
+A name the record does not hold stops the build with the name, never prints nothing.
+`\\notaresult{2.5}` marks a number that is not a result (a learning rate, a version), which the
+check of typed numbers (checks/numbers.py) then leaves alone.
+"""
+
+from study_machinery.report.latex import escape
+from study_machinery.report.tables import p_value, score
+from study_machinery.results.recorded import COMPUTE, Recorded
+
+# What each macro takes, in the order a reader meets them.
+STATISTICS = ("mean", "std", "ci_low", "ci_high", "n")
+QUANTITIES = ("difference", "ci_low", "ci_high", "p", "verdict")
+
+HEADER = r"""% The numbers of results/{tier}/, for the paper's prose: written by the report stage
+% (python -m study_machinery report), never by hand. Each is the record's, rounded as the tables.
+\makeatletter
+\newcommand{{\studynumber}}[2]{{%
+  \@ifundefined{{studynumber@#1}}%
+    {{\PackageError{{numbers}}{{results/{tier}/numbers.tex has no #2}}{{Names: see that file.}}}}%
+    {{\@nameuse{{studynumber@#1}}}}}}
+\newcommand{{\result}}[3]{{\studynumber{{result@#1@#2@#3}}{{result #1 #2 #3}}}}
+\newcommand{{\difference}}[3]{{\studynumber{{difference@#1@#2@#3}}{{difference #1 #2 #3}}}}
+\newcommand{{\compute}}[1]{{\studynumber{{compute@#1}}{{compute #1}}}}
+% A number that is not a result, which the check of typed numbers leaves alone.
+\newcommand{{\notaresult}}[1]{{#1}}
+"""
+
+
+def _define(name: str, value: str) -> str:
+    return rf"\@namedef{{studynumber@{name}}}{{{value}}}"
+
+
+def values(recorded: Recorded) -> dict[str, str]:
+    """Every number a macro gives, by its macro's name: `result@VARIANT@METRIC@STATISTIC`, ..."""
+    found = {}
+    for variant, by_metric in recorded.summary.items():
+        for metric in recorded.metrics:
+            stats = by_metric[metric]
+            for statistic in STATISTICS:
+                value = stats[statistic]
+                found[f"result@{variant}@{metric}@{statistic}"] = (
+                    str(int(value)) if statistic == "n" else score(value)
+                )
+    for variant, by_metric in recorded.comparisons.items():
+        for metric in recorded.metrics:
+            paired = by_metric[metric]["paired"]
+            for quantity in ("difference", "ci_low", "ci_high"):
+                found[f"difference@{variant}@{metric}@{quantity}"] = f"{paired[quantity]:+.4f}"
+            found[f"difference@{variant}@{metric}@p"] = p_value(paired["p_holm"])
+            verdict = recorded.metric(metric).verdict(paired["ci_low"], paired["ci_high"])
+            found[f"difference@{variant}@{metric}@verdict"] = verdict
+    for quantity in COMPUTE:
+        found[f"compute@{quantity}"] = f"{recorded.compute[quantity]:g}"
+    return found
+
+
+def latex(recorded: Recorded) -> str:
+    """numbers.tex: the macros, then one definition per number, its macro call in a comment."""
+    lines = [HEADER.format(tier=recorded.tier).rstrip()]
+    for name, value in values(recorded).items():
+        kind, *keys = name.split("@")
+        call = f"\\{kind}" + "".join(f"{{{key}}}" for key in keys)
+        lines.append(f"{_define(name, escape(value))}  % {call}")
+    lines.append(r"\makeatother")
+    return "\n".join(lines) + "\n"
