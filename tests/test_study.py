@@ -623,13 +623,20 @@ def test_the_paper_builds_with_the_generated_tables_and_figure(studies):
     typed = original.replace("The whole study took", "It reaches 0.98.\nThe whole study took")
     line = next(number for number, text in enumerate(typed.splitlines(), 1) if "0.98" in text)
     main.write_text(typed)
+    git(folder, "commit", "-qam", "a number typed by hand")
     try:
         checked = nox(folder, "-s", "checklist")
+        # The smoke tier reproduces, but no re-run checks a number typed by hand.
+        reproduced = nox(folder, "-s", "reproduce", "--", "smoke")
     finally:
-        main.write_text(original)
+        git(folder, "reset", "--quiet", "--hard", "HEAD~1")
     assert checked.returncode == 1
     assert "[to do] Numbers in the paper come from the record" in checked.stdout
     assert f"1 typed by hand (paper/main.tex:{line}: 0.98)" in checked.stdout, checked.stdout
+    assert reproduced.returncode == 1, reproduced.stdout + reproduced.stderr
+    assert "checks pass for the smoke tier" in reproduced.stdout
+    assert "NOT REPRODUCED: these numbers in the paper are typed by hand" in reproduced.stdout
+    assert f"\n  paper/main.tex:{line}: 0.98\n" in reproduced.stdout
 
 
 def working_copy(study, dst):

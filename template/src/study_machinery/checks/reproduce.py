@@ -44,6 +44,7 @@ from study_machinery.checks.compare import (
     render_choices,
     render_claims,
 )
+from study_machinery.checks.numbers import explain, typed_numbers
 from study_machinery.core import paths
 from study_machinery.core.study import load_study
 
@@ -152,6 +153,8 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
         reproduced_claims = json.loads((results / paths.COMPARISONS).read_text())
         compute = json.loads((results / paths.COMPUTE).read_text())
         study = load_study(clone / paths.CONF_DIR.relative_to(paths.ROOT))
+        # A number typed into the commit's paper is one no re-run checks (checks/numbers.py).
+        typed = typed_numbers(clone)
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -160,7 +163,7 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
         recorded_claims, reproduced_claims, study.tolerance, study.metrics
     )
     timing = {"commit": commit, "tier": tier, "wall_seconds": round(time.perf_counter() - started, 3)}
-    timing |= {key: compute[key] for key in ("runs", "run_seconds")}
+    timing |= {key: compute[key] for key in ("runs", "run_seconds")} | {"typed_numbers": typed}
     return checks + comparison_checks, claims, choices, timing
 
 
@@ -193,7 +196,8 @@ def main(tier: str | None = None, keep: bool = False, report: Path | None = None
             "timing": timing,
             "failed": [check.name for check in failed_checks]
             + [claim.name for claim in changed]
-            + [choice.name for choice in other],
+            + [choice.name for choice in other]
+            + timing["typed_numbers"],
             "checks": len(checks),
             "claims": len(claims),
         }
@@ -205,7 +209,9 @@ def main(tier: str | None = None, keep: bool = False, report: Path | None = None
     if failed_checks:
         differences = (f"{c.name} recorded {c.recorded} reproduced {c.reproduced}" for c in failed_checks)
         print("NOT REPRODUCED: " + "; ".join(differences))
-    if failed_checks or changed or other:
+    if timing["typed_numbers"]:
+        print(f"NOT REPRODUCED: {explain(timing['typed_numbers'])}")
+    if failed_checks or changed or other or timing["typed_numbers"]:
         return 1
     searched = ", and the search chose the same" if choices else ""
     print(f"REPRODUCED: every recorded metric and claim is within its tolerance{searched}.")
