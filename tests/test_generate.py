@@ -117,8 +117,8 @@ MACHINERY = {
     "search": ["__init__", "ledger", "settings", "space", "trials", "tune"],
     "storage": ["__init__", "fetch", "push", "verify"],
     "results": ["__init__", "aggregate", "curves", "estimates", "recorded"],
-    "report": ["__init__", "curves", "figure", "latex", "readme", "search", "tables", "write"],
-    "checks": ["__init__", "checklist", "clean_room", "compare", "reproduce"],
+    "report": ["__init__", "curves", "figure", "latex", "numbers", "readme", "search", "tables", "write"],
+    "checks": ["__init__", "checklist", "clean_room", "compare", "numbers", "reproduce"],
 }
 # What the first run adds to the first commit.
 RECORDED = {

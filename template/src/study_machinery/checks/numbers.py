@@ -51,9 +51,10 @@ def typed_numbers(root: Path = paths.ROOT) -> list[str]:
 
 def explain(found: list[str]) -> str:
     """What to do about typed numbers, one line each, in a message of a few lines."""
+    macros = r"(\result{proposed}{METRIC}{mean}, \difference{...}, \compute{...})"
+    not_a_result = r"\notaresult{...}"
     return (
         "these numbers in the paper are typed by hand, so nothing keeps them true when the result "
-        "changes:\n  " + "\n  ".join(found) + "\nWrite each as the macro of results/"
-        f"<main tier>/{paths.NUMBERS_TEX} that gives it (\\result{{proposed}}{{METRIC}}{{mean}}, "
-        "\\difference{...}, \\compute{...}), or as \\notaresult{...} if it is not a result."
+        "changes:\n  " + "\n  ".join(found) + f"\nWrite each as the macro of results/<main tier>/"
+        f"{paths.NUMBERS_TEX} that gives it {macros}, or as {not_a_result} if it is not a result."
     )

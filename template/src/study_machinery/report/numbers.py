@@ -20,23 +20,22 @@ from study_machinery.results.recorded import COMPUTE, Recorded
 STATISTICS = ("mean", "std", "ci_low", "ci_high", "n")
 QUANTITIES = ("difference", "ci_low", "ci_high", "p", "verdict")
 
-HEADER = r"""% The numbers of results/{tier}/, for the paper's prose: written by the report stage
+HEADER = r"""% The numbers of results/TIER/, for the paper's prose: written by the report stage
 % (python -m study_machinery report), never by hand. Each is the record's, rounded as the tables.
 \makeatletter
-\newcommand{{\studynumber}}[2]{{%
-  \@ifundefined{{studynumber@#1}}%
-    {{\PackageError{{numbers}}{{results/{tier}/numbers.tex has no #2}}{{Names: see that file.}}}}%
-    {{\@nameuse{{studynumber@#1}}}}}}
-\newcommand{{\result}}[3]{{\studynumber{{result@#1@#2@#3}}{{result #1 #2 #3}}}}
-\newcommand{{\difference}}[3]{{\studynumber{{difference@#1@#2@#3}}{{difference #1 #2 #3}}}}
-\newcommand{{\compute}}[1]{{\studynumber{{compute@#1}}{{compute #1}}}}
+% \studynumber{NAME}{WHAT}: the number, or an error naming WHAT where the record has none.
+\newcommand{\studynumber}[2]{\@ifundefined{studynumber@#1}{\PackageError{numbers}
+  {results/TIER/numbers.tex has no #2}{Names: see that file.}}{\@nameuse{studynumber@#1}}}
+\newcommand{\result}[3]{\studynumber{result@#1@#2@#3}{result #1 #2 #3}}
+\newcommand{\difference}[3]{\studynumber{difference@#1@#2@#3}{difference #1 #2 #3}}
+\newcommand{\compute}[1]{\studynumber{compute@#1}{compute #1}}
 % A number that is not a result, which the check of typed numbers leaves alone.
-\newcommand{{\notaresult}}[1]{{#1}}
+\newcommand{\notaresult}[1]{\ignorespaces#1}
 """
 
 
 def _define(name: str, value: str) -> str:
-    return rf"\@namedef{{studynumber@{name}}}{{{value}}}"
+    return r"\@namedef" + "{studynumber@" + name + "}{" + value + "}"
 
 
 def values(recorded: Recorded) -> dict[str, str]:
@@ -65,10 +64,10 @@ def values(recorded: Recorded) -> dict[str, str]:
 
 def latex(recorded: Recorded) -> str:
     """numbers.tex: the macros, then one definition per number, its macro call in a comment."""
-    lines = [HEADER.format(tier=recorded.tier).rstrip()]
+    lines = [HEADER.replace("TIER", recorded.tier).rstrip()]
     for name, value in values(recorded).items():
         kind, *keys = name.split("@")
-        call = f"\\{kind}" + "".join(f"{{{key}}}" for key in keys)
+        call = "\\" + kind + "".join("{" + key + "}" for key in keys)
         lines.append(f"{_define(name, escape(value))}  % {call}")
     lines.append(r"\makeatother")
     return "\n".join(lines) + "\n"
