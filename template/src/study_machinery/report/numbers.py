@@ -38,6 +38,11 @@ def _define(name: str, value: str) -> str:
     return r"\@namedef" + "{studynumber@" + name + "}{" + value + "}"
 
 
+def _signed(value: float | None) -> str:
+    """A difference as the tables show it: its sign always, four decimals."""
+    return "n/a" if value is None else f"{value:+.4f}"
+
+
 def values(recorded: Recorded) -> dict[str, str]:
     """Every number a macro gives, by its macro's name: `result@VARIANT@METRIC@STATISTIC`, ..."""
     found = {}
@@ -49,11 +54,11 @@ def values(recorded: Recorded) -> dict[str, str]:
                 found[f"result@{variant}@{metric}@{statistic}"] = (
                     str(int(value)) if statistic == "n" else score(value)
                 )
-    for variant, by_metric in recorded.comparisons.items():
+    for variant, tests in recorded.comparisons.items():
         for metric in recorded.metrics:
-            paired = by_metric[metric]["paired"]
+            paired = tests[metric]["paired"]
             for quantity in ("difference", "ci_low", "ci_high"):
-                found[f"difference@{variant}@{metric}@{quantity}"] = f"{paired[quantity]:+.4f}"
+                found[f"difference@{variant}@{metric}@{quantity}"] = _signed(paired[quantity])
             found[f"difference@{variant}@{metric}@p"] = p_value(paired["p_holm"])
             verdict = recorded.metric(metric).verdict(paired["ci_low"], paired["ci_high"])
             found[f"difference@{variant}@{metric}@verdict"] = verdict

@@ -62,11 +62,16 @@ class Part:
     rank: int
     size: int
     scratch: Path
+    # Where the launching process ran (provenance.where: its SLURM job, its Ray node), which the
+    # processes it started share, although they are neither the job's step nor Ray's task.
+    where: dict
 
     @classmethod
     def here(cls) -> "Part":
+        environ = os.environ
+        where = json.loads(environ["STUDY_RANKS_WHERE"])
         return cls(
-            int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), Path(os.environ["STUDY_RANKS_SCRATCH"])
+            int(environ["RANK"]), int(environ["WORLD_SIZE"]), Path(environ["STUDY_RANKS_SCRATCH"]), where
         )
 
     def report(self) -> None:
@@ -160,6 +165,7 @@ def launch(
             # Each process's threads (torch.distributed.run would set 1), and where it reports.
             "OMP_NUM_THREADS": str(threads),
             "STUDY_RANKS_SCRATCH": scratch,
+            "STUDY_RANKS_WHERE": json.dumps(provenance.where()),
             "STUDY_RANKS_PARENT": str(os.getpid()),
         }
         output = Path(scratch) / LAUNCHER_LOG

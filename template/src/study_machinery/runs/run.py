@@ -107,7 +107,7 @@ def _timed(
         "gpus_used": gpus,
         "cpu_hours": round(seconds * resolved["threads"] * processes / 3600, 6),
         "gpu_hours": round(seconds * gpus / 3600, 6),
-        "where": provenance.where(),
+        "where": provenance.where() if part is None else part.where,
         "accelerator": accelerator,
         # world_size, backend, and each process's host, device and peak memory.
         **({"distributed": distributed} if distributed is not None else {}),
