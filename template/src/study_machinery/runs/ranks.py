@@ -19,6 +19,8 @@ process raises.
 
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,7 +33,8 @@ from study_machinery.core import paths, provenance
 from study_machinery.core.environment import run_environment
 from study_machinery.core.errors import StudyError, first_line
 
-# The launcher's output (torch.distributed.run's, and what the processes print), in the scratch folder.
+# The launcher's output (torch.distributed.run's, and what the processes print), in the scratch
+# folder; kept in the attempt where the launcher failed with no process's error to say why.
 LAUNCHER_LOG = "launcher.log"
 # How often rank 0 looks for the other processes' facts once its own part is done, in seconds.
 POLL_SECONDS = 0.1
@@ -128,7 +131,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _first_failure(scratch: Path) -> Exception | None:
-    """The error of the process that failed first: the others' come after, of losing it."""
+    """The error of the process that failed first (the others' follow from losing it)."""
     errors = sorted(scratch.glob("rank-*.error"), key=lambda path: path.stat().st_mtime_ns)
     if not errors:
         return None
@@ -137,6 +140,44 @@ def _first_failure(scratch: Path) -> Exception | None:
     if said["kind"] == "FileNotFoundError":
         return FileNotFoundError(said["error"])
     return RankFailed(f"process {rank} of the run failed: {said['kind']}: {said['error']}")
+
+
+# How torch.distributed.run reports the process whose end ended the run ("Root Cause").
+ROOT_CAUSE = re.compile(
+    r"Root Cause.*?rank\s*:\s*(?P<rank>\d+).*?Signal (?P<signal>\d+) \((?P<name>\w+)\) received", re.S
+)
+
+
+def _killed(said: str) -> str | None:
+    """Which process a signal ended, as the launcher reported it; None when none was."""
+    match = ROOT_CAUSE.search(said)
+    if match is None:
+        return None
+    return (
+        f"process {match['rank']} of the run was ended by signal {match['signal']} ({match['name']}), "
+        "from outside the run (out of memory, a preemption, a kill); what it saved is kept"
+    )
+
+
+def _failure(scratch: Path, attempt: Path, count: int, code: int) -> Exception:
+    """Why the launcher ended with `code`: a process ended by a signal (the OOM killer, a
+    preemption), which wrote no error and whose end the others' errors only follow from; else
+    the first process's error; else the launcher's last word. Its output stays in the attempt."""
+    kept = attempt / LAUNCHER_LOG
+    shutil.copyfile(scratch / LAUNCHER_LOG, kept)
+    said = kept.read_text(encoding="utf-8", errors="replace")
+    killed = _killed(said)
+    if killed is not None:
+        return RankFailed(f"{killed} (the launcher's output: {paths.shown(kept)})")
+    failure = _first_failure(scratch)
+    if failure is not None:
+        return failure
+    lines = [line.strip() for line in said.splitlines() if line.strip("=- ")]
+    return RankFailed(
+        f"the launcher of its {count} processes ended with exit code {code}"
+        + (f": {lines[-1]}" if lines else "")
+        + f" (its output: {paths.shown(kept)})"
+    )
 
 
 def launch(
@@ -174,14 +215,8 @@ def launch(
                 command, env=environment, cwd=paths.ROOT, stdout=out, stderr=subprocess.STDOUT
             )
         if code != 0:
-            failure = _first_failure(Path(scratch))
-            if failure is not None:
-                raise failure
-            said = output.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            raise RankFailed(
-                f"the launcher of its {count} processes ended with exit code {code}"
-                + (f": {said[-1]}" if said else "")
-            )
+            raise _failure(Path(scratch), attempt, count, code)
+    (attempt / LAUNCHER_LOG).unlink(missing_ok=True)  # an earlier attempt's, which failed
     return json.loads((attempt / paths.RUN_METRICS).read_text(encoding="utf-8"))
 
 
