@@ -80,7 +80,7 @@ class Executor(executors.Executor):
             self.here = list(runs)  # one run: in this process, sparing a worker's start
             return
         # A run's cores: its threads in each of its processes (distributed.processes).
-        needs = max(run_.cores for run_ in runs)
+        needs, _ = executors.per_run(runs, None, 0)
         workers = max(1, min(len(runs), self.settings.workers or cores() // needs))
         # spawn, not fork: a fresh interpreter per worker, the same on Linux, macOS and Windows.
         context = multiprocessing.get_context("spawn")

@@ -49,11 +49,6 @@ class Planned:
         return ranks.processes(self.resolved)
 
     @property
-    def cores(self) -> int:
-        """The CPU cores it uses: its `threads` in each of its processes."""
-        return int(self.resolved["threads"]) * self.processes
-
-    @property
     def name(self) -> str:
         """How the output names it, one name per run: "proposed seed 3", "proposed trial 7 seed 3"."""
         trial = f" trial {self.trial}" if self.trial is not None else ""
