@@ -307,16 +307,20 @@ def take(steps: list, study: Study, blocks: list[Block]) -> None:
 
 
 def the_studys_own_readme_runs(study: Study) -> None:
-    """The generated README's console blocks too, those the docs' did not run already."""
-    readme = study.file("README.md").read_text()
-    commands = [c for match in CONSOLE.finditer(readme) for c in commands_of(match.group(1))]
-    left = [c for c in commands if not set(c.parts) <= study.ran]
-    assert any("study_machinery run variant=baseline/knn seed=3" in c.text for c in left)
-    for command in left:
-        check(study, command, "the study's README.md")
+    """The console blocks of the generated README and of its authors' guide too, those the docs'
+    did not run already."""
+    for page in ("README.md", "AUTHORING.md"):
+        text = study.file(page).read_text()
+        commands = [c for match in CONSOLE.finditer(text) for c in commands_of(match.group(1))]
+        for command in [c for c in commands if not set(c.parts) <= study.ran]:
+            check(study, command, f"the study's {page}")
+    assert "uv run python -m study_machinery run variant=baseline/knn seed=3" in study.ran
     assert (study.study / "outputs/small/baseline/knn/seed_3").is_dir(), (
-        "where the README says the run writes"
+        "where AUTHORING.md says the run writes"
     )
+    # The README's walk-through and its use of the method on a data folder, where it says they write.
+    assert (study.study / "outputs/smoke/baseline/knn/seed_0/metrics.json").is_file()
+    assert (study.study / "outputs/small/proposed/seed_0/metrics.json").is_file()
     assert git(study.study, "status", "--porcelain") == ""
 
 
@@ -446,6 +450,8 @@ STEPS: list[Run | Callable[[Study], None]] = [
     the_answer_changed,
     Run("docs/tuning.md", "nox -s tune -- smoke"),
     the_search_wrote_its_record_and_choices,
+    # Recorded with the choices and committed, the tier's reproduction runs the search again.
+    Run("docs/tuning.md", "reproduce -- smoke"),
 ]
 
 

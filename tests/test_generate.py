@@ -20,6 +20,7 @@ STATIC = {
     ".gitignore",
     ".pre-commit-config.yaml",
     ".python-version",
+    "AUTHORING.md",
     "CITATION.cff",
     "LICENSE",
     "README.md",
@@ -56,8 +57,10 @@ STATIC = {
             "layout",
             "metrics",
             "push",
+            "release",
             "results",
             "runs",
+            "scaling",
             "search",
             "statistics",
             "tracking",
@@ -117,8 +120,12 @@ MACHINERY = {
     "search": ["__init__", "ledger", "settings", "space", "trials", "tune"],
     "storage": ["__init__", "fetch", "push", "verify"],
     "results": ["__init__", "aggregate", "curves", "estimates", "recorded"],
-    "report": ["__init__", "curves", "figure", "latex", "numbers", "readme", "search", "tables", "write"],
-    "checks": ["__init__", "checklist", "clean_room", "compare", "numbers", "reproduce"],
+    "report": [
+        *("__init__", "curves", "figure", "latex", "numbers", "readme", "scaling", "search", "tables"),
+        "write",
+    ],
+    "checks": ["__init__", "artifacts", "checklist", "clean_room", "compare", "numbers", "reproduce"],
+    "release": ["__init__", "archive", "citation", "make"],
 }
 # What the first run adds to the first commit.
 RECORDED = {
@@ -132,6 +139,7 @@ RECORDED = {
     ),
     # The main tier's report.
     *(f"results/small/{name}" for name in ("table.md", "table.tex", "differences.tex", "numbers.tex")),
+    "results/small/numbers.md",
     *(f"results/small/{name}.{kind}" for name in ("figure", "curves") for kind in ("png", "pdf")),
 }
 PAPER = {"paper/.gitignore", "paper/main.tex", "paper/references.bib"}
@@ -223,15 +231,24 @@ def test_answers_reach_the_study(study):
     assert {"include-group": "tracking"} in groups["dev"]
 
 
-def test_the_readme_sends_the_researcher_to_the_templates_docs(study):
-    """A copy from a local clone (as here) points to its docs/ folder, without a path of the
-    author's machine in the README."""
+def test_the_readme_is_for_readers_and_its_authors_guide_is_one_link_away(study):
+    """The README's sections in the order a reader needs them, each the author must still write
+    marked; the guide for the authors one link away, which points to the template's docs/ folder
+    (a copy from a local clone, as here) without a path of the author's machine."""
     folder, _ = study
     readme = (folder / "README.md").read_text()
+    headings = re.findall(r"^## (.+)$", readme, re.M)
+    sections = ["What it finds", "Reproduce the main result", "Use it", "A first walk-through", "Cite"]
+    assert headings == sections
+    assert readme.count("<!-- to write: ") == 4, "the opening, the finding, Use it and the walk-through"
+    assert "[AUTHORING.md](AUTHORING.md)" in readme.split("\n## ", 1)[0], "linked before the first section"
+    guide = (folder / "AUTHORING.md").read_text()
+    assert guide.startswith("# Working on ") and "[README](README.md)" in guide
     assert (
-        "and has a FAQ:\nthe `docs/` folder of the template this study came from (`_src_path` in\n" in readme
+        "and has a FAQ:\nthe `docs/` folder of the template this study came from (`_src_path` in\n" in guide
     )
-    assert yaml.safe_load((folder / ".copier-answers.yml").read_text())["_src_path"] not in readme
+    source = yaml.safe_load((folder / ".copier-answers.yml").read_text())["_src_path"]
+    assert source not in readme and source not in guide
 
 
 GITHUB_DOCS = "https://github.com/ada/template/blob/HEAD/docs/index.md"

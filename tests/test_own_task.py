@@ -34,39 +34,57 @@ PACKAGE = "digits_study"
 # stage writes a folder, data/prepared/, whose file prepare.py names) and the CI workflow (its
 # data step runs the fetcher conf/study.yaml names).
 UNTOUCHED = ["src/study_machinery", "tests/machinery", "dvc.yaml", ".github/workflows/ci.yml"]
-# The README's prose about the demo, as the researcher rewrites it (old text: new text). The
-# results section between its markers is the machinery's, rewritten by `nox -s record`.
+# The README's sections for readers and the examples of the authors' guide, as the researcher
+# rewrites them for the port (page: old text, new text). The results section between the README's
+# markers, and each number placed in its prose, are the machinery's, rewritten by `nox -s record`.
 # (Only prose: a README laid over whole would lose what copier wrote in it, the remote's address.)
-README_EDITS = [
-    (
-        "A study of handwritten-digit classification: a small neural network (the\n"
-        "proposed method) against two baselines, with ablations that each remove one of\n"
-        "its components,",
-        "A study of diabetes progression: gradient-boosted trees (the proposed method)\n"
-        "predict a patient's disease progression a year on from ten baseline measurements,\n"
-        "against a mean predictor and ridge regression, with an ablation without the blood-serum\n"
-        "measurements,",
-    ),
-    ("the `features` and\n`labels` arrays", "the `features`, `target`\nand `columns` arrays"),
-    ("k-nearest-neighbours baseline on seed 3", "ridge regression baseline on seed 3"),
-    ("variant=baseline/knn seed=3", "variant=baseline/ridge seed=3"),
-    ("outputs/small/baseline/knn/seed_3/", "outputs/small/baseline/ridge/seed_3/"),
-    ("ablation/narrower", "ablation/stumps"),
-    ("hidden_units: [50]", "max_depth: 1"),
-    ("`training.batch_size: 64`", "`boosting.learning_rate: 0.1`"),
-    (
-        "model.hidden_units: [100] -> [50]; training.batch_size: 128 -> 64",
-        "boosting.learning_rate: 0.05 -> 0.1; model.max_depth: 2 -> 1",
-    ),
-    (
-        "conf/{data,preprocessing,augmentation,model,training}/",
-        "conf/{data,features,preprocessing,model,boosting}/",
-    ),
-    (
-        "widen the hidden layer in `conf/model/mlp.yaml`",
-        "deepen the trees in `conf/model/gradient_boosting.yaml`",
-    ),
-]
+README_EDITS = {
+    "README.md": [
+        (
+            "Does a small neural network (the proposed method) classify handwritten digits better than\n"
+            "two simpler baselines, and which of its components does it need?",
+            "Do gradient-boosted trees (the proposed method) predict a patient's disease progression a\n"
+            "year on better than a mean predictor and ridge regression, and do they need the blood-serum\n"
+            "measurements?",
+        ),
+        # The finding's numbers: the main metric is another, so are the fragments that place them.
+        ("The proposed method's mean accuracy is", "The proposed method's mean RMSE is"),
+        ("{proposed}{accuracy}", "{proposed}{rmse}"),
+        (
+            "A run reads one file, `prepared.npz`, in the folder that\n`data.path` names: two arrays, "
+            "`features` (one row per image, its 64 pixels, 8 by 8, flattened) and\n`labels` (its class, an "
+            "integer). `src/digits_study/prepare.py` writes the demo's; write\nyours in the same shape "
+            "into a folder of your own and give that folder instead of the demo's:",
+            "A run reads one file, `diabetes.npz`, in the folder that\n`data.path` names: `features` "
+            "(one row per patient, ten baseline measurements), `target`\n(the progression a year on) and "
+            "`columns` (the measurements' names). `src/digits_study/prepare.py`\nwrites it from "
+            "scikit-learn's copy; write yours in the same shape and give its folder instead:",
+        ),
+        (" (images of another size:\n`data.image_shape=[HEIGHT,WIDTH]`)", ""),
+        ("variant=baseline/knn", "variant=baseline/ridge"),
+    ],
+    "AUTHORING.md": [
+        ("the `features` and\n`labels` arrays", "the `features`, `target`\nand `columns` arrays"),
+        ("k-nearest-neighbours baseline on seed 3", "ridge regression baseline on seed 3"),
+        ("variant=baseline/knn seed=3", "variant=baseline/ridge seed=3"),
+        ("outputs/small/baseline/knn/seed_3/", "outputs/small/baseline/ridge/seed_3/"),
+        ("ablation/narrower", "ablation/stumps"),
+        ("hidden_units: [50]", "max_depth: 1"),
+        ("`training.batch_size: 64`", "`boosting.learning_rate: 0.1`"),
+        (
+            "model.hidden_units: [100] -> [50]; training.batch_size: 128 -> 64",
+            "boosting.learning_rate: 0.05 -> 0.1; model.max_depth: 2 -> 1",
+        ),
+        (
+            "conf/{data,preprocessing,augmentation,model,training}/",
+            "conf/{data,features,preprocessing,model,boosting}/",
+        ),
+        (
+            "widen the hidden layer in `conf/model/mlp.yaml`",
+            "deepen the trees in `conf/model/gradient_boosting.yaml`",
+        ),
+    ],
+}
 
 
 def nox(study: Path, *args: str):
@@ -78,13 +96,17 @@ def uv(study: Path, *args: str):
 
 
 def rewrite_the_readmes_prose(study: Study) -> None:
-    """What the guide asks in words: the README's prose about the demo, rewritten."""
-    path = study.file("README.md")
-    readme = path.read_text()
-    for old, new in README_EDITS:
-        assert old in readme, f"the generated README no longer says {old!r}: update README_EDITS"
-        readme = readme.replace(old, new)
-    path.write_text(re.sub(r"(?m)^# .*$", "# Diabetes Progression Study", readme, count=1))
+    """What the guide asks in words: the README's sections for readers rewritten (their `to
+    write` lines deleted) and the examples of AUTHORING.md, the title in both."""
+    for page, edits in README_EDITS.items():
+        path = study.file(page)
+        text = path.read_text()
+        for old, new in edits:
+            assert old in text, f"the generated {page} no longer says {old!r}: update README_EDITS"
+            text = text.replace(old, new)
+        text = "".join(line for line in text.splitlines(True) if not line.startswith("<!-- to write:"))
+        title = f"# {'' if page == 'README.md' else 'Working on '}Diabetes Progression Study"
+        path.write_text(re.sub(r"(?m)^# .*$", title, text, count=1))
 
 
 def the_guides_table_row_is_the_readmes(study: Study) -> None:
@@ -149,6 +171,10 @@ def test_a_study_ported_to_a_regression_task_records_passes_its_tests_and_reprod
     assert re.match(rf"\| baseline/mean \| {difference} \| [<\d.]+ \| worse \|", mean_row), mean_row
     assert "train_rmse, test_rmse per boosting round" in section
     assert "knn" not in readme and "digit" not in readme.lower().replace("digits_study", "")
+    # The finding's numbers are the record's RMSE, placed as the fragments numbers.md gives.
+    listed = (study_dir / "results/small/numbers.md").read_text()
+    fragment = re.search(r"`(<!-- \\result\{proposed\}\{rmse\}\{mean\} -->.*?<!-- end -->)`", listed)
+    assert fragment and fragment[1] in readme, "the README's finding is the record's RMSE"
 
     # The CI workflow's data step, in a fresh clone: the port's own raw data, byte for byte as
     # recorded in data/raw.dvc.

@@ -15,7 +15,9 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -37,8 +39,8 @@ OTHER = {
 }
 
 
-def nox(study, *args: str):
-    return run([sys.executable, "-m", "nox", "--no-color", *args], study, PYTHONHASHSEED="0")
+def nox(study, *args: str, **env: str):
+    return run([sys.executable, "-m", "nox", "--no-color", *args], study, PYTHONHASHSEED="0", **env)
 
 
 ANSWERS = {"defaults": {}, "other-answers": OTHER}
@@ -415,6 +417,58 @@ def test_the_ci_workflow_passes_in_a_fresh_clone(default_study, tmp_path):
             assert "2 deselected" in result.stdout, "the two reproductions are the study's slow tests"
 
 
+def test_a_release_is_tagged_cited_and_archived_and_the_archive_reproduces_elsewhere_without_the_remote(
+    default_study, tmp_path
+):
+    """`nox -s release`: refused, every reason named, before anything is tagged; then a tag, the
+    citation of that version, Zenodo's description, and an archive that, unpacked in another
+    folder under another home with the DVC remote gone, reproduces the main result."""
+    study = tmp_path / "study"
+    shutil.copytree(default_study, study, symlinks=True, ignore=shutil.ignore_patterns(".nox", ".venv"))
+    (study / "README.md").write_text((study / "README.md").read_text() + "\nA sentence not committed.\n")
+    refused = nox(study, "-s", "release", "--", "one")
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "release one is refused:" in said
+    assert "'one' is not a version as PEP 440 writes one" in said
+    assert "1 change(s) not committed (README.md)" in said
+    git(study, "checkout", "--", "README.md")
+    assert git(study, "tag", "--list") == "", "nothing is tagged by a refused release"
+
+    released = nox(study, "-s", "release", "--", "1.0.0")
+    said = released.stdout + released.stderr
+    assert released.returncode == 0, said
+    assert "REPRODUCED" in said and "released 1.0.0: commit " in said
+    assert git(study, "tag", "--list").split() == ["v1.0.0"] and git(study, "status", "--porcelain") == ""
+    citation = yaml.safe_load((study / "CITATION.cff").read_text())
+    assert citation["version"] == "1.0.0" and str(citation["date-released"]) == time.strftime("%Y-%m-%d")
+    assert run(["cffconvert", "--validate", "--infile", "CITATION.cff"], study).returncode == 0
+    zenodo = json.loads((study / ".zenodo.json").read_text())
+    assert zenodo["upload_type"] == "software" and zenodo["version"] == "1.0.0"
+    assert zenodo["title"] == citation["title"] and zenodo["description"]
+    again = nox(study, "-s", "release", "--", "1.0.0")
+    assert again.returncode != 0 and "v1.0.0 is released already" in again.stdout + again.stderr
+
+    elsewhere, home = tmp_path / "elsewhere", tmp_path / "another home"
+    home.mkdir()
+    with tarfile.open(study / "dist/digits_study-1.0.0.tar.gz") as archive:
+        archive.extractall(elsewhere, filter="data")
+    unpacked = elsewhere / "digits_study-1.0.0"
+    assert (unpacked / "uv.lock").is_file() and (unpacked / "results/small/metrics.json").is_file()
+    assert not (unpacked / "runs").exists() and not (unpacked / ".dvc/config.local").exists()
+    remote = Path(yaml.safe_load((default_study / ".copier-answers.yml").read_text())["dvc_remote"])
+    assert remote.is_dir(), "the first record pushed the data to the study's remote"
+    gone = remote.with_name(remote.name + ".gone")
+    remote.rename(gone)
+    try:
+        cache = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
+        result = nox(unpacked, "-s", "reproduce", HOME=str(home), UV_CACHE_DIR=cache)
+    finally:
+        gone.rename(remote)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "REPRODUCED: every recorded metric and claim is within its tolerance." in result.stdout
+    assert f"of commit {git(study, 'rev-parse', '--short', 'v1.0.0^{commit}').strip()}" in result.stdout
+
+
 def test_lint_rejects_leftovers_of_a_conflicting_update_and_credentials_in_git(default_study):
     conflicted = default_study / "conf/model/mlp.yaml"
     try:
@@ -439,16 +493,39 @@ def test_lint_rejects_leftovers_of_a_conflicting_update_and_credentials_in_git(d
     assert ".dvc/config:" in output and "secret_access_key = hunter2" in output
 
 
-def test_the_checklist_is_done_in_a_fresh_study_and_sees_stale_results(study):
+def test_the_checklist_of_a_fresh_study_asks_for_its_readers_sections_and_a_release_and_sees_stale_results(
+    study,
+):
+    """All a fresh study lacks for its readers is what only its authors can give: the README's
+    sections in their words, and a release (the ACM badges' criteria); then it sees stale results."""
     folder, _ = study
     result = nox(folder, "-s", "checklist")
-    assert result.returncode == 0, result.stdout + result.stderr
-    # A study with a paper has one item more, done: its prose's numbers come from the record.
-    paper = (folder / "paper").is_dir()
-    assert ("13 of 16" if paper else "12 of 15") + " done, 0 to do." in result.stdout
+    assert result.returncode == 1, result.stdout + result.stderr
+    todo = re.findall(r"^  \[to do\] (.+)$", result.stdout, re.M)
+    assert todo == [
+        "The README's sections written for readers",
+        "Artifacts Available",
+        "Artifacts Evaluated: Functional",
+        "Artifacts Evaluated: Reusable",
+    ], result.stdout
+    assert "4 section(s) still as the template wrote them: " in result.stdout
+    assert "; Use it; " in result.stdout
+    assert "13 of 23 done, 4 to do." in result.stdout
+    assert "[done] Numbers in the prose come from the record" in result.stdout
     assert "[check yourself] Hyperparameters: how they were chosen" in result.stdout, "small is not searched"
     assert "[check yourself] Pre-trained models" in result.stdout
     assert "[check yourself] Data others can fetch" in result.stdout, "the remote is a local folder"
+    # Its sections written (their lines deleted), the study is functional and reusable; a release is left.
+    readme = folder / "README.md"
+    original = readme.read_text()
+    written = [line for line in original.splitlines(True) if not line.startswith("<!-- to write:")]
+    readme.write_text("".join(written))
+    try:
+        written = nox(folder, "-s", "checklist")
+    finally:
+        readme.write_text(original)
+    assert re.findall(r"^  \[to do\] (.+)$", written.stdout, re.M) == ["Artifacts Available"], written.stdout
+    assert "16 of 23 done, 1 to do." in written.stdout
     model = folder / "conf/model/mlp.yaml"
     original = model.read_text()
     model.write_text(original.replace("weight_decay: 1.0e-3", "weight_decay: 0.5"))
@@ -618,14 +695,17 @@ def test_the_paper_builds_with_the_generated_tables_and_figure(studies):
     assert f"proposed method's by {paired['difference']:+.4f} (95% CI {paired['ci_low']:+.4f} to" in prose
     assert git(folder, "status", "--porcelain") == "", "the build stays in the ignored paper/build/"
     checked = nox(folder, "-s", "checklist")
-    assert "[done] Numbers in the paper come from the record" in checked.stdout, checked.stdout
-    # A number typed into the prose instead is named with its file and line.
+    assert "[done] Numbers in the prose come from the record" in checked.stdout, checked.stdout
+    # A number typed into the prose instead, the paper's or the README's, is named with its file and line.
     main = folder / "paper/main.tex"
     original = main.read_text()
     typed = original.replace("The whole study took", "It reaches 0.98.\nThe whole study took")
     line = next(number for number, text in enumerate(typed.splitlines(), 1) if "0.98" in text)
     main.write_text(typed)
-    git(folder, "commit", "-qam", "a number typed by hand")
+    readme = folder / "README.md"
+    readme.write_text(readme.read_text() + "\nOn a second look it reaches 0.97.\n")
+    readme_line = len(readme.read_text().splitlines())
+    git(folder, "commit", "-qam", "numbers typed by hand")
     try:
         checked = nox(folder, "-s", "checklist")
         # The smoke tier reproduces, but no re-run checks a number typed by hand.
@@ -633,12 +713,57 @@ def test_the_paper_builds_with_the_generated_tables_and_figure(studies):
     finally:
         git(folder, "reset", "--quiet", "--hard", "HEAD~1")
     assert checked.returncode == 1
-    assert "[to do] Numbers in the paper come from the record" in checked.stdout
-    assert f"1 typed by hand (paper/main.tex:{line}: 0.98)" in checked.stdout, checked.stdout
+    assert "[to do] Numbers in the prose come from the record" in checked.stdout
+    assert f"2 typed by hand (paper/main.tex:{line}: 0.98)" in checked.stdout, checked.stdout
     assert reproduced.returncode == 1, reproduced.stdout + reproduced.stderr
     assert "checks pass for the smoke tier" in reproduced.stdout
-    assert "NOT REPRODUCED: these numbers in the paper are typed by hand" in reproduced.stdout
-    assert f"\n  paper/main.tex:{line}: 0.98\n" in reproduced.stdout
+    assert "NOT REPRODUCED: these numbers of the prose are typed by hand" in reproduced.stdout
+    assert f"\n  paper/main.tex:{line}: 0.98\n  README.md:{readme_line}: 0.97\n" in reproduced.stdout
+
+
+@pytest.mark.skipif(
+    shutil.which("latexmk") is None or shutil.which("pdftotext") is None,
+    reason="no latexmk (TeX Live) or pdftotext (poppler-utils) on this machine; .ci/run installs both",
+)
+def test_a_second_tier_beyond_smoke_says_whether_the_differences_hold_at_scale_in_the_readme_and_paper(
+    studies, tmp_path
+):
+    """`medium` added to the tiers and recorded: results/scaling/ holds each variant's difference
+    from the method at small and at medium, which the README's results section and the paper
+    show; with the tier gone again, so is the scaling."""
+    study = working_copy(studies("other-answers")[0], tmp_path / "study")
+    config = study / "conf/study.yaml"
+    original = config.read_text()
+    small = "  small:\n    seeds: [0, 1, 2]\n"
+    assert small in original
+    config.write_text(original.replace(small, small + "  medium:\n    seeds: [0, 1, 2]\n", 1))
+    recorded = nox(study, "-s", "record")
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    table = (study / "results/scaling/table.md").read_text()
+    # The tiers in conf/study.yaml's order, smoke aside; a row per baseline and ablation.
+    assert table.startswith("| vs. proposed | small | medium |\n"), table
+    comparisons = json.loads((study / "results/medium/comparisons.json").read_text())
+    rows = {line.split(" | ")[0][2:]: line for line in table.splitlines() if line.startswith("| ")}
+    for variant, by_metric in comparisons.items():
+        paired = by_metric["accuracy"]["paired"]
+        interval = f"[{paired['ci_low']:+.4f}, {paired['ci_high']:+.4f}]"
+        cell = f"{paired['difference']:+.4f} {interval}, {paired['verdict']}"
+        assert rows[variant].endswith(f" | {cell} |"), rows[variant]
+    readme = (study / "README.md").read_text()
+    assert table.rstrip("\n") in readme and "![Difference from proposed in accuracy per tier" in readme
+    checked = uv_run(study, "python", "-m", "study_machinery", "readme", "--check")
+    assert checked.returncode == 0, checked.stderr
+    built = nox(study, "-s", "paper")
+    assert built.returncode == 0, built.stdout + built.stderr
+    text = subprocess.run(
+        ["pdftotext", "-layout", "paper/build/main.pdf", "-"], cwd=study, capture_output=True, text=True
+    ).stdout
+    assert "Does it scale?" in " ".join(text.split()) and "Table 3" in text
+    config.write_text(original)
+    again = nox(study, "-s", "record")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not (study / "results/scaling").exists()
+    assert "Does it scale?" not in (study / "README.md").read_text()
 
 
 def working_copy(study, dst):

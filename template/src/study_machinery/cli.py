@@ -147,19 +147,6 @@ def reproduce(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return main(args.tier, keep=args.keep, report=args.report)
 
 
-def verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from study_machinery.storage.verify import main
-
-    return main()
-
-
-def inputs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from study_machinery.storage.verify import check_inputs
-
-    check_inputs()
-    return 0
-
-
 def fetch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from study_machinery.core.study import load_study
     from study_machinery.storage.fetch import fetch_raw
@@ -175,10 +162,19 @@ def push(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def checklist(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from study_machinery.checks.checklist import main
+def checks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """`verify`, `inputs`, `checklist` and `release`: the study checked (and released)."""
+    from study_machinery.checks import checklist
+    from study_machinery.release import make
+    from study_machinery.storage import verify
 
-    return main()
+    if args.command == "release":
+        print("\n".join(make.release(args.version, with_data=not args.without_data)))
+    elif args.command == "inputs":
+        verify.check_inputs()
+    else:
+        return verify.main() if args.command == "verify" else checklist.main()
+    return 0
 
 
 # Every command reads the same way; its own --help says which parts it takes.
@@ -200,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, handler: Callable, summary: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary)
-        sub.set_defaults(handler=handler, parser=sub)
+        sub.set_defaults(handler=handler, parser=sub, command=name)
         return sub
 
     sub = command("run", run, "One run of a variant, into outputs/SCALE/VARIANT/seed_SEED/.")
@@ -253,8 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("tier", metavar="TIER", nargs="?", help="default: the main tier")
     sub.add_argument("--keep", action="store_true", help="keep the clean room for inspection")
     sub.add_argument("--report", type=_absolute, help="also write the checks and timings as JSON here")
-    command("verify", verify, "Re-hash the DVC cache and name every corrupted object.")
-    command("inputs", inputs, "Check that the data the data/*.dvc files track is there (before dvc repro).")
+    command("verify", checks, "Re-hash the DVC cache and name every corrupted object.")
+    command("inputs", checks, "Check that the data the data/*.dvc files track is there (before dvc repro).")
     command("fetch", fetch, "Put data/raw in place without the DVC remote (CI): as fetch_raw_data says.")
     sub = command(
         "push",
@@ -266,7 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("-r", "--remote", help="default: the study's default remote (.dvc/config)")
     sub.add_argument("-j", "--jobs", type=int, help="parallel transfers (default: DVC's)")
-    command("checklist", checklist, "The code-completeness and reproducibility items, checked.")
+    command("checklist", checks, "The code-completeness and reproducibility items, checked.")
+    sub = command("release", checks, "Check, reproduce, tag a version, and write its archive to dist/.")
+    sub.add_argument("--version", required=True, help="the version, as PEP 440 writes it: 1.0.0")
+    sub.add_argument("--without-data", action="store_true", help="leave the data out of the archive")
     return parser
 
 

@@ -18,7 +18,7 @@ MACHINERY = Path(contract.__file__).parent
 # way to the research code). cli.py, on top, may import any of them.
 LAYERS = (
     *("core", "tracking", "runs", "executors", "tiers", "search"),
-    *("storage", "results", "report", "checks"),
+    *("storage", "results", "report", "checks", "release"),
 )
 TOP = {"__init__", "__main__", "cli", "contract"}
 # A module a reader takes in at once; more than this is two concerns.

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from study_machinery.checks.compare import compare
 from study_machinery.checks.reproduce import reproduce
 from study_machinery.cli import main
 from study_machinery.core import paths
+from study_machinery.core.errors import StudyError
 from study_machinery.core.study import METHOD, ComputeAssumptions, Tolerance, ToleranceKind, load_study
+from study_machinery.report import readme
 from study_machinery.results.aggregate import IncompleteRunsError, collect, compute_used, summarise
 from study_machinery.storage.verify import corrupted
 
@@ -150,8 +153,8 @@ def test_the_numbers_macros_give_the_recorded_result_as_the_tables_round_it():
     assert any(line.startswith("\\@namedef{studynumber@compute@runs}{" + str(runs) + "}") for line in lines)
 
 
-def test_no_number_in_the_paper_is_typed_by_hand():
-    """Each decimal number of paper/*.tex's prose is a macro of numbers.tex (checks/numbers.py)."""
+def test_no_number_in_the_paper_or_the_readme_is_typed_by_hand():
+    """Each decimal number of the prose of paper/*.tex and README.md is the record's (checks/numbers.py)."""
     found = numbers.typed_numbers()
     assert not found, numbers.explain(found)
 
@@ -175,6 +178,49 @@ def test_a_typed_number_is_named_by_file_and_line_and_a_macro_or_a_length_is_not
     ]
     said = numbers.explain(numbers.typed_numbers(tmp_path))
     assert "paper/main.tex:4: 0.98" in said and "\\notaresult{...}" in said
+
+
+def test_a_number_typed_into_the_readmes_prose_is_named_and_one_from_the_record_is_not(tmp_path):
+    (tmp_path / "README.md").write_text(
+        "# A study\n\nThe method reaches 0.98 (it was .97), <!-- \\result{proposed}{accuracy}{mean} -->0.9733"
+        "<!-- end --> on the record.\n"
+        "With `lr=0.003` from [v2.5](https://example.org/v1.5.2), Python `3.12`, <!-- 0.5 --> 95% of 5.\n"
+        "```console\nuv run python -m study_machinery run training.learning_rate=0.01\n```\n"
+        "<!-- results:begin -->\n| proposed | 0.9733 |\n<!-- results:end -->\nAnd 1.5 times faster.\n",
+        encoding="utf-8",
+    )
+    assert numbers.typed_numbers(tmp_path) == ["README.md:3: 0.98", "README.md:3: .97", "README.md:11: 1.5"]
+    said = numbers.explain(numbers.typed_numbers(tmp_path))
+    assert (
+        "README.md:3: 0.98" in said and f"its fragment of {paths.NUMBERS_MD}" in said and "backticks" in said
+    )
+
+
+def test_the_readmes_numbers_are_the_records_and_an_unknown_one_is_named(tmp_path):
+    """`readme` sets each number placed in the prose to the record's; one the record lacks is one line."""
+    values = {"result@proposed@accuracy@mean": "0.9733", "compute@runs": "30"}
+    text = (
+        "It reaches <!-- \\result{proposed}{accuracy}{mean} -->0.5<!-- end --> in "
+        "<!-- \\compute{runs} -->not yet recorded<!-- end --> runs.\n"
+    )
+    path = tmp_path / "README.md"
+    assert readme.with_numbers(text, values, path, "small") == (
+        "It reaches <!-- \\result{proposed}{accuracy}{mean} -->0.9733<!-- end --> in "
+        "<!-- \\compute{runs} -->30<!-- end --> runs.\n"
+    )
+    with pytest.raises(StudyError) as refused:
+        readme.with_numbers(
+            text + "And <!-- \\result{proposed}{acuracy}{mean} --><!-- end -->.\n", values, path, "small"
+        )
+    assert str(refused.value) == (
+        f"{path}:2: " + r"\result{proposed}{acuracy}{mean}" + " names no number of results/small/ "
+        f"(results/small/{paths.NUMBERS_MD} lists them); nothing was changed."
+    )
+    # The fragments numbers.md offers are the ones the README takes, the method's main metric first.
+    listed = (paths.results_dir(STUDY.main_tier) / paths.NUMBERS_MD).read_text(encoding="utf-8")
+    call = "\\result{" + METHOD + "}{" + STUDY.main_metric + "}{mean}"
+    fragment = next(cell for cell in re.findall(r"`(<!-- .*? -->.*?<!-- end -->)`", listed) if call in cell)
+    assert readme.NUMBER.fullmatch(fragment)
 
 
 def test_the_smoke_tier_reproduces():

@@ -1,8 +1,9 @@
 """Is the study ready for a reader? `python -m study_machinery checklist`, or `nox -s checklist`.
 
 Prints the five items of the ML Code Completeness Checklist (Papers with
-Code) and the reproducibility items of the NeurIPS paper checklist, each with
-a state read from this repository: done, to do (with what to do), or check
+Code), the reproducibility items of the NeurIPS paper checklist (2025's, with its licenses
+and its declaration of LLM usage) and the criteria of ACM's artifact badges (artifacts.py),
+each with a state read from this repository: done, to do (with what to do), or check
 yourself, for what no file can tell. Exits 1 while anything is to do.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from study_machinery import contract
+from study_machinery.checks import artifacts
 from study_machinery.checks.numbers import typed_numbers
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
@@ -26,6 +28,9 @@ from study_machinery.results.recorded import load
 from study_machinery.search.settings import budgets, how_chosen, read_search
 
 DONE, TODO, CHECK = "done", "to do", "check yourself"
+LLM = (
+    "whether an LLM is part of the method (not of the writing) no file can tell: if it is, the paper says so"
+)
 PRETRAINED = (
     "no file can say whether your trained models are published: the demo's train in seconds; "
     "if yours are costly, `uvx nox -s push` puts runs/ in the DVC remote: say in the README how to get them"
@@ -101,13 +106,14 @@ def readme_state() -> tuple[str, str]:
     try:
         study = load_study()
         text = (ROOT / "README.md").read_text(encoding="utf-8")
-        section = readme.section(paths.results_dir(study.main_tier), study.main_tier, study.seeds_vary)
-        current = readme.with_section(text, section, paths.README)
+        current = readme.synced(text, study, paths.README)
     except (OSError, StudyError) as error:
         return TODO, str(error)
     problems = []
     if current != text:
-        problems.append("its results section is out of date: run `uvx nox -s record`")
+        problems.append(
+            "its results section or a number of its prose is out of date: run `uvx nox -s record`"
+        )
     if "nox -s reproduce" not in text:
         problems.append("it does not give the command that reproduces the results (`uvx nox -s reproduce`)")
     if problems:
@@ -199,7 +205,7 @@ def compute_state() -> tuple[str, str]:
 
 
 def citation_state() -> tuple[str, str]:
-    path = ROOT / "CITATION.cff"
+    path = paths.CITATION
     if not path.is_file():
         return TODO, "add CITATION.cff so that others can cite the study"
     citation = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -212,16 +218,32 @@ def citation_state() -> tuple[str, str]:
 def numbers_state() -> tuple[str, str]:
     found = typed_numbers()
     if found:
-        return TODO, f"{len(found)} typed by hand ({found[0]}): write each as a macro of {paths.NUMBERS_TEX}"
+        return TODO, (
+            f"{len(found)} typed by hand ({found[0]}): write each as the record's, a macro of "
+            f"{paths.NUMBERS_TEX} in the paper, a fragment of {paths.NUMBERS_MD} in the README"
+        )
+    where = f"README.md{' and paper/' if (ROOT / paths.PAPER_DIR).is_dir() else ''}"
+    return DONE, f"every decimal number in the prose of {where} is one of the record's ({paths.NUMBERS_MD})"
+
+
+def licenses_state() -> tuple[str, str]:
+    citation = yaml.safe_load(paths.CITATION.read_text(encoding="utf-8")) if paths.CITATION.is_file() else {}
+    ours = (
+        f"the study's own: {citation.get('license')} (LICENSE, CITATION.cff)"
+        if citation
+        else "no CITATION.cff"
+    )
     return (
-        DONE,
-        f"every decimal number in {paths.PAPER_DIR}/ is a macro of the main tier's {paths.NUMBERS_TEX}",
+        CHECK,
+        f"{ours}; name the licenses of the data and of the code it builds on (uv.lock lists the packages)",
     )
 
 
 def items() -> list[Item]:
     completeness = "ML Code Completeness Checklist"
     neurips = "NeurIPS paper checklist: reproducibility"
+    acm = "ACM artifact badges (Artifact Review and Badging 1.1)"
+    functional = artifacts.functional_state(DONE, TODO, pipeline_state())
     code, machinery = f"src/{contract.PACKAGE}", paths.shown(Path(contract.__file__).parent)
     checks: list[tuple[str, str, Callable[[], tuple[str, str]]]] = [
         (completeness, "Specification of dependencies", lock_state),
@@ -249,9 +271,15 @@ def items() -> list[Item]:
         (neurips, "Hyperparameters: how they were chosen", tuning_state),
         (neurips, "Compute reported", compute_state),
         (neurips, "Citation", citation_state),
+        (neurips, "Numbers in the prose come from the record", numbers_state),
+        (neurips, "Licenses of the assets used, and the study's own", licenses_state),
+        (neurips, "Declaration of LLM usage", lambda: (CHECK, LLM)),
+        (acm, "The README's sections written for readers", lambda: artifacts.readers_state(DONE, TODO)),
+        (acm, "Artifacts Available", lambda: artifacts.available_state(DONE, TODO)),
+        (acm, "Artifacts Evaluated: Functional", lambda: functional),
+        (acm, "Artifacts Evaluated: Reusable", lambda: artifacts.reusable_state(DONE, TODO, functional)),
+        (acm, "Results Reproduced", lambda: artifacts.reproduced_state(CHECK)),
     ]
-    if (ROOT / paths.PAPER_DIR).is_dir():
-        checks.append((neurips, "Numbers in the paper come from the record", numbers_state))
     return [Item(section, name, *state()) for section, name, state in checks]
 
 

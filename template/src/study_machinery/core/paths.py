@@ -22,6 +22,11 @@ SEARCH_SPACES, TUNED = "search", "tuned"
 NOT_RUN_GROUPS = frozenset({"executor", SEARCH_SPACES})
 RESULTS_DIR = ROOT / "results"
 README = ROOT / "README.md"
+# A release (release/): the citation it stamps with its version and date, the Zenodo description
+# made from that, and the archive it writes into dist/ (git ignores dist/).
+CITATION, ZENODO = ROOT / "CITATION.cff", ROOT / ".zenodo.json"
+RELEASED = (CITATION, ZENODO)  # what a release commits
+DIST_DIR = ROOT / "dist"
 # The run folders, as Hydra names them: by tier (or scale), variant and seed, never by time,
 # so that two runs started in the same second do not share a folder.
 RUN_SUBDIR = "${variant}/seed_${seed}"
@@ -41,6 +46,7 @@ RUNS_TABLE = "runs.csv"  # one row per run
 CURVES_TABLE = "curves.csv"  # the learning curves
 TABLE_MD, TABLE_TEX, DIFFERENCES_TEX = "table.md", "table.tex", "differences.tex"
 NUMBERS_TEX = "numbers.tex"  # the main result's numbers as LaTeX macros, for prose (report/numbers.py)
+NUMBERS_MD = "numbers.md"  # the same numbers as fragments for the README's prose
 PAPER_DIR, PAPER_BUILD = "paper", "build"  # the paper (a copy-time option), built into paper/build/
 FIGURE, CURVES_FIGURE = "figure", "curves"  # each drawn as .png and .pdf
 
@@ -73,6 +79,10 @@ def replaced_dir(folder: Path) -> Path:
 
 def results_dir(tier: str) -> Path:
     return RESULTS_DIR / tier
+
+
+# Does it scale? The method against each variant across the tiers (report/scaling.py): results/scaling/.
+SCALING_DIR = RESULTS_DIR / "scaling"
 
 
 # A tier's search (search/): one ledger per tuned variant, results/TIER/search/VARIANT.json, and

@@ -7,7 +7,8 @@ result changes; written as a macro it is the record's, rounded as the tables rou
     \\difference{baseline/knn}{accuracy}{difference}   -0.0123 (also ci_low, ci_high, p, verdict)
     \\compute{cpu_hours}                                0.05 (also runs, gpu_hours, energy_kwh, co2e_kg)
 
-A name the record does not hold stops the build with the name, never prints nothing.
+A name the record does not hold stops the build with the name, never prints nothing. numbers.md
+gives the same numbers as fragments for the README's prose, which readme.py keeps true.
 `\\notaresult{2.5}` marks a number that is not a result (a learning rate, a version), which the
 check of typed numbers (checks/numbers.py) then leaves alone.
 """
@@ -75,4 +76,22 @@ def latex(recorded: Recorded) -> str:
         call = "\\" + kind + "".join("{" + key + "}" for key in keys)
         lines.append(f"{_define(name, escape(value))}  % {call}")
     lines.append(r"\makeatother")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(recorded: Recorded) -> str:
+    """numbers.md: each number as the fragment that places it in the README's prose, and its value."""
+    lines = [
+        f"# The numbers of results/{recorded.tier}/, for the README's prose",
+        "",
+        "Written by the report stage. Paste a fragment into README.md's prose: a reader sees the",
+        "number alone, and `uvx nox -s record` keeps it the record's.",
+        "",
+        "| fragment | value |",
+        "|---|---|",
+    ]
+    for name, value in values(recorded).items():
+        kind, *keys = name.split("@")
+        call = "\\" + kind + "".join("{" + key + "}" for key in keys)
+        lines.append(f"| `<!-- {call} -->{value}<!-- end -->` | {value} |")
     return "\n".join(lines) + "\n"

@@ -1,31 +1,27 @@
-"""The README's results section, regenerated from the main tier's recorded result.
+"""The README's results section and the numbers of its prose, from the main tier's record.
 
 `python -m study_machinery readme` rewrites what stands between the two markers
-in README.md (the tables of results/<tier>/table.md, the figure and the learning curves); `--check`
-only says whether it is in sync (the tests use it). Nothing outside the
-markers is touched.
+in README.md (the tables of results/<tier>/table.md, the figure and the learning curves), and
+the value of each number placed in the prose as a fragment of results/<tier>/numbers.md,
+`<!-- \\result{proposed}{accuracy}{mean} -->VALUE<!-- end -->` (numbers.py names them all);
+Once two or more tiers beyond smoke are recorded, it writes results/scaling/ too and shows it
+there (scaling.py). `--check` only says whether all is in sync (the tests use it).
 """
 
+import re
 import sys
 from pathlib import Path
 
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
-from study_machinery.core.study import load_study
-from study_machinery.report import tables
+from study_machinery.core.study import StudyConfig, load_study
+from study_machinery.report import numbers, scaling, tables
 from study_machinery.results.recorded import Recorded, ResultsError, load
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
-
-
-def section(results_dir: Path, tier: str, seeds_vary: str) -> str:
-    """The tables and the figures of a recorded result, as they stand in the README."""
-    recorded = load(results_dir, tier)
-    for name in (f"{paths.FIGURE}.png", f"{paths.CURVES_FIGURE}.png"):
-        if not (results_dir / name).is_file():
-            raise ResultsError(f"{results_dir / name} is missing: run `uvx nox -s record`.")
-    return section_of(recorded, seeds_vary)
+# A number of the record in the prose: the macro that names it (numbers.py), then its value.
+NUMBER = re.compile(r"(<!-- \\(result|difference|compute)((?:\{[^{}<>]*\})+) -->)(.*?)(<!-- end -->)")
 
 
 def section_of(recorded: Recorded, seeds_vary: str) -> str:
@@ -51,23 +47,62 @@ def with_section(readme: str, content: str, readme_path: Path) -> str:
     return f"{head}{BEGIN}\n{content}\n{END}{tail}"
 
 
-def update_readme(readme_path: Path, results_dir: Path | None = None, check: bool = False) -> bool:
-    """Rewrite the section (or with `check`, only compare it); False when `check` finds it out of sync."""
-    study = load_study()
+def with_numbers(readme: str, values: dict[str, str], readme_path: Path, tier: str) -> str:
+    """The README with each number of its prose set to the record's value (numbers.values)."""
+
+    def value(match: re.Match) -> str:
+        name = "@".join([match[2], *match[3][1:-1].split("}{")])
+        if name not in values:
+            line = readme.count("\n", 0, match.start()) + 1
+            raise StudyError(
+                f"{paths.shown(readme_path)}:{line}: {match[1][5:-4]} names no number of "
+                f"results/{tier}/ (results/{tier}/{paths.NUMBERS_MD} lists them); nothing was changed."
+            )
+        return f"{match[1]}{values[name]}{match[5]}"
+
+    return NUMBER.sub(value, readme)
+
+
+def synced(readme: str, study: StudyConfig, readme_path: Path, results_dir: Path | None = None) -> str:
+    """The README as the main tier's record has it: its results section and its prose's numbers."""
     results_dir = results_dir or paths.results_dir(study.main_tier)
+    recorded = load(results_dir, study.main_tier)
+    for name in (f"{paths.FIGURE}.png", f"{paths.CURVES_FIGURE}.png"):
+        if not (results_dir / name).is_file():
+            raise ResultsError(f"{results_dir / name} is missing: run `uvx nox -s record`.")
+    section = section_of(recorded, study.seeds_vary)
+    if len(tiers := scaling.recorded_tiers(study)) >= 2:
+        section += "\n\n" + scaling.markdown(tiers).rstrip("\n")
+    updated = with_section(readme, section, readme_path)
+    return with_numbers(updated, numbers.values(recorded), readme_path, study.main_tier)
+
+
+def update_readme(readme_path: Path, results_dir: Path | None = None, check: bool = False) -> bool:
+    """Rewrite the README (or with `check`, only compare it); False when `check` finds it out of sync."""
     try:
         readme = readme_path.read_text(encoding="utf-8")
     except OSError as error:
         raise StudyError(f"{readme_path} cannot be read: {error.strerror}.") from None
-    updated = with_section(readme, section(results_dir, study.main_tier, study.seeds_vary), readme_path)
+    study = load_study()
     if check:
+        updated = synced(readme, study, readme_path, results_dir)
+        tiers = scaling.recorded_tiers(study)
+        table = paths.SCALING_DIR / paths.TABLE_MD
+        drawn = table.read_text(encoding="utf-8") if table.is_file() else None
+        if drawn != (scaling.markdown(tiers) if len(tiers) >= 2 else None):
+            print(
+                f"{paths.shown(paths.SCALING_DIR)} is out of date: run `uvx nox -s record`.", file=sys.stderr
+            )
+            return False
         if updated != readme:
             print(
-                f"{paths.shown(readme_path)}: the results section is out of sync: "
-                "run `python -m study_machinery readme` (or `uvx nox -s record`).",
+                f"{paths.shown(readme_path)}: the results section or a number of the prose is out of "
+                "sync: run `python -m study_machinery readme` (or `uvx nox -s record`).",
                 file=sys.stderr,
             )
         return updated == readme
+    scaling.write(study)
+    updated = synced(readme, study, readme_path, results_dir)
     if updated != readme:
         readme_path.write_text(updated, encoding="utf-8")
     return True

@@ -128,7 +128,7 @@ def _difference_rows(
     ]
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [
         "| " + " | ".join(header) + " |",
         "|---|" + "---:|" * (len(header) - 1),
@@ -139,11 +139,11 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
 def markdown(recorded: Recorded, seeds_vary: str) -> str:
     """Both tables with their captions, and the compute behind them."""
     metrics = recorded.metrics
-    results = _markdown_table(
+    results = markdown_table(
         ["variant", *(cell for metric in metrics for cell in (header(recorded, metric), "95% CI"))],
         _result_rows(recorded, "±", str),
     )
-    differences = _markdown_table(
+    differences = markdown_table(
         [
             f"vs. {METHOD}",
             *(
@@ -168,7 +168,7 @@ def markdown(recorded: Recorded, seeds_vary: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _latex_table(label: str, caption: str, header: list[str], rows: list[list[str]], source: str) -> str:
+def latex_table(label: str, caption: str, header: list[str], rows: list[list[str]], source: str) -> str:
     """A booktabs `table` float no wider than the text (it needs booktabs and graphicx)."""
     return "\n".join(
         [
@@ -202,7 +202,7 @@ def latex_results(recorded: Recorded, seeds_vary: str) -> str:
     ]
     caption = f"{results_caption(recorded, seeds_vary)} {compute_sentence(recorded)}"
     rows = _result_rows(recorded, r"$\pm$", escape)
-    return _latex_table("tab:results", caption, columns, rows, recorded.shown(paths.SUMMARY))
+    return latex_table("tab:results", caption, columns, rows, recorded.shown(paths.SUMMARY))
 
 
 def latex_differences(recorded: Recorded) -> str:
@@ -217,4 +217,4 @@ def latex_differences(recorded: Recorded) -> str:
     ]
     rows = _difference_rows(recorded, lambda value: f"${value:+.4f}$", escape)
     source = recorded.shown(paths.COMPARISONS)
-    return _latex_table("tab:differences", differences_caption(recorded), columns, rows, source)
+    return latex_table("tab:differences", differences_caption(recorded), columns, rows, source)

@@ -4,6 +4,7 @@ Writes, into results/<tier>/ beside the numbers they show:
 - table.md: both tables with captions, the README's results section;
 - table.tex, differences.tex: the same as booktabs tables for a paper;
 - numbers.tex: every number of the result as a LaTeX macro, for a paper's prose (see numbers.py);
+- numbers.md: the same numbers as fragments to place in the README's prose;
 - figure.png, figure.pdf: the result as a figure (see figure.py);
 - curves.png, curves.pdf: the learning curves (see curves.py).
 """
@@ -24,6 +25,7 @@ def write_report(tier: str) -> None:
     (folder / paths.TABLE_TEX).write_text(tables.latex_results(recorded, study.seeds_vary), encoding="utf-8")
     (folder / paths.DIFFERENCES_TEX).write_text(tables.latex_differences(recorded), encoding="utf-8")
     (folder / paths.NUMBERS_TEX).write_text(numbers.latex(recorded), encoding="utf-8")
+    (folder / paths.NUMBERS_MD).write_text(numbers.markdown(recorded), encoding="utf-8")
     write_figures(recorded, study.seeds_vary, folder)
 
 

@@ -78,15 +78,22 @@ def corrupted(cache: Path, hashes: Iterable[str] | None = None) -> list[Path]:
     `dvc pull` fetches them.
     """
     if hashes is None:
-        objects = [path for path in (cache / "files" / "md5").glob("*/*") if path.is_file()]
+        found = [path for path in (cache / "files" / "md5").glob("*/*") if path.is_file()]
     else:
-        objects = []
-        for md5 in hashes:
-            listing = _object(cache, md5)
-            objects.append(listing)
-            if md5.endswith(".dir") and listing.is_file() and _md5(listing) == _expected(listing):
-                objects += [_object(cache, entry["md5"]) for entry in json.loads(listing.read_text())]
-    return [path for path in objects if path.is_file() and _md5(path) != _expected(path)]
+        found = objects(cache, hashes)
+    return [path for path in found if path.is_file() and _md5(path) != _expected(path)]
+
+
+def objects(cache: Path, hashes: Iterable[str]) -> list[Path]:
+    """The cache's files of these MD5s: each object, and for a directory its listing and every
+    file the listing names (a listing that is missing or corrupted names none)."""
+    found = []
+    for md5 in hashes:
+        listing = _object(cache, md5)
+        found.append(listing)
+        if md5.endswith(".dir") and listing.is_file() and _md5(listing) == _expected(listing):
+            found += [_object(cache, entry["md5"]) for entry in json.loads(listing.read_text())]
+    return found
 
 
 def cache_dir(root: Path = ROOT) -> Path:
