@@ -462,11 +462,17 @@ def test_a_release_is_tagged_cited_and_archived_and_the_archive_reproduces_elsew
     try:
         cache = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
         result = nox(unpacked, "-s", "reproduce", HOME=str(home), UV_CACHE_DIR=cache)
+        # The README's walk-through puts the data in place from the archive's cache, as reproduce did.
+        pull = ["uv", "run", "--frozen", "dvc", "pull", "data/raw.dvc"]
+        pulled = run(pull, unpacked, HOME=str(home), UV_CACHE_DIR=cache)
     finally:
         gone.rename(remote)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "REPRODUCED: every recorded metric and claim is within its tolerance." in result.stdout
     assert f"of commit {git(study, 'rev-parse', '--short', 'v1.0.0^{commit}').strip()}" in result.stdout
+    assert pulled.returncode == 0 and any((unpacked / "data/raw").iterdir()), pulled.stdout + pulled.stderr
+    # The archive holds the tag's history and nothing else of the study's git: no reflog, no origin.
+    assert not (unpacked / ".git/logs").exists() and git(unpacked, "remote") == ""
 
 
 def test_lint_rejects_leftovers_of_a_conflicting_update_and_credentials_in_git(default_study):
@@ -570,7 +576,7 @@ NARROWER_TWO_CHANGES = (
 
 
 def test_ablations_that_break_the_rules_are_named(default_study):
-    """The messages the README shows: a file that does not compose, and one that changes two things."""
+    """The messages AUTHORING.md shows: a file that does not compose, and one that changes two things."""
     ablations = default_study / "conf/variant/ablation"
     (ablations / "wider.yaml").write_text(
         "# @package _global_\nvariant: ablation/wider\nmodel:\n  hiden_units: [200]\n"
@@ -590,7 +596,7 @@ def test_ablations_that_break_the_rules_are_named(default_study):
         "model.hidden_units: [100] -> [50]; training.batch_size: 128 -> 64"
     )
     assert message in result.stdout
-    assert message in (default_study / "README.md").read_text()
+    assert message in (default_study / "AUTHORING.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,10 @@ FILE_NAMES = {
     value
     for name, value in vars(paths).items()
     if name.isupper() and isinstance(value, str) and "." in value and "/" not in value and "$" not in value
+} | {  # and those of the files paths.py makes whole: README.md, CITATION.cff, LICENSE, ...
+    value.name
+    for name, value in vars(paths).items()
+    if name.isupper() and isinstance(value, Path) and ("." in value.name or value.name.isupper())
 }
 # DVCLive's own files, which the machinery only looks for.
 NOT_OURS = {("study_machinery.tracking.dvclive_run", "metrics.json")}

@@ -184,7 +184,7 @@ def test_a_number_typed_into_the_readmes_prose_is_named_and_one_from_the_record_
     (tmp_path / "README.md").write_text(
         "# A study\n\nThe method reaches 0.98 (it was .97), <!-- \\result{proposed}{accuracy}{mean} -->0.9733"
         "<!-- end --> on the record.\n"
-        "With `lr=0.003` from [v2.5](https://example.org/v1.5.2), Python `3.12`, <!-- 0.5 --> 95% of 5.\n"
+        "With `lr=0.003` from [v2.5](https://example.org/v1.5.2), Python 3.12, <!-- 0.5 --> 95% of 5.\n"
         "```console\nuv run python -m study_machinery run training.learning_rate=0.01\n```\n"
         "<!-- results:begin -->\n| proposed | 0.9733 |\n<!-- results:end -->\nAnd 1.5 times faster.\n",
         encoding="utf-8",

@@ -326,3 +326,19 @@ def share_of(row: dict, axis) -> float:
     if axis.choices is not None:
         return list(axis.choices).index(value) / (len(axis.choices) - 1)
     return (value - axis.low) / (axis.high - axis.low)
+
+
+def test_a_choice_file_edited_by_hand_is_named_by_reproduce(tmp_path):
+    """What reproduce's re-run of a search checks beside the ledgers: each committed choice file
+    is the one the search writes, so a value typed in by hand (then recorded) cannot pass."""
+    from study_machinery.checks.reproduce import edited_choices
+
+    tuned = tmp_path / paths.TUNED / TIER
+    (tuned / "baseline").mkdir(parents=True)
+    same, edited = tuned / f"{METHOD}.yaml", tuned / "baseline" / "knn.yaml"
+    committed = {same: "training:\n  learning_rate: 0.001\n", edited: "model:\n  n_neighbors: 3\n"}
+    same.write_text(committed[same])
+    edited.write_text("model:\n  n_neighbors: 5\n")  # what the search, run again, writes
+    [choice] = edited_choices(committed, tuned)
+    assert not choice.passed and choice.variant == f"baseline/knn ({paths.TUNED}/{TIER}/baseline/knn.yaml)"
+    assert choice.name == f"the search's choice for baseline/knn ({paths.TUNED}/{TIER}/baseline/knn.yaml)"

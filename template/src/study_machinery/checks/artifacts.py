@@ -16,7 +16,7 @@ import yaml
 from study_machinery.core import paths
 
 # A line of the README's skeleton that the template wrote for a section only the author can.
-TO_WRITE = re.compile(r"^<!-- to write: (.*?) -->$", re.MULTILINE)
+TO_WRITE = re.compile(r"^<!-- to write: (.*?) -->\r?$", re.MULTILINE)
 HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
 
 
@@ -91,7 +91,7 @@ def functional_state(done: str, todo: str, current: tuple[str, str]) -> tuple[st
 
 
 def reusable_state(done: str, todo: str, functional: tuple[str, str]) -> tuple[str, str]:
-    if not (paths.ROOT / "LICENSE").is_file():
+    if not paths.LICENSE.is_file():
         return todo, "no LICENSE: without one, nobody may reuse the code"
     if functional[0] != done:
         return functional

@@ -85,7 +85,7 @@ def _ascii_path(path: Path, link: Path) -> Path:
 
 def restore_inputs(root: Path, clone: Path, env: dict[str, str], log: Path) -> None:
     """Fetch the data tracked with `dvc add` (*.dvc files) into the clone, checked against its MD5."""
-    tracked = [line for line in git(clone, "ls-files", "*.dvc").splitlines() if line]
+    tracked = [name for name in git(clone, "ls-files", "-z", "*.dvc").split("\0") if name]
     if not tracked:
         return
     hashes = tracked_hashes(clone / name for name in tracked)

@@ -7,7 +7,7 @@ is written `\\notaresult{3e-3}`; a length (`0.8\\linewidth`, `2.5cm`) is not a n
 In README.md the same holds for its prose: a number of the record is a fragment of
 results/TIER/numbers.md (`<!-- \\result{...}{...}{...} -->VALUE<!-- end -->`), which `nox -s
 record` keeps true; one that is not a result goes in backticks. Code blocks, inline code, links,
-comments and the results section (the record's own tables) are not prose.
+comments, versions ("Python 3.11") and the results section (the record's own tables) are not prose.
 Only decimals are read: "5 seeds" or "95\\%" are counts and levels the config states.
 """
 
@@ -27,8 +27,13 @@ LENGTH = re.compile(
 )
 COMMENT = re.compile(r"(?<!\\)%.*$")
 NOT_A_RESULT = re.compile(r"\\notaresult\{[^{}]*\}")
-# What is not prose on a line of Markdown: inline code, a comment, a link's target, an address.
-NOT_PROSE = re.compile(r"(`+).*?\1|<!--.*?-->|\]\([^)]*\)|<[^<>\s]+>|\bhttps?://\S+")
+# What is not prose on a line of Markdown: inline code, a comment, a link's target, an address,
+# and a version named as one ("Python 3.11", "version 2.1", which every README of an earlier
+# release of the template says, outside backticks).
+NOT_PROSE = re.compile(
+    r"(`+).*?\1|<!--.*?-->|\]\([^)]*\)|<[^<>\s]+>|\bhttps?://\S+|\b(?:Python|version) \d+(?:\.\d+)+",
+    re.IGNORECASE,
+)
 
 
 def paper_files(root: Path = paths.ROOT) -> list[Path]:

@@ -104,8 +104,10 @@ def ledgers(results: Path) -> dict[str, dict]:
 def research(clone: Path, tier: str, env: dict[str, str], log: Path) -> list[Choice]:
     """The tier's search run again from nothing, where the commit records one (conf/tuned/TIER/):
     each tuned variant's choice compared with the committed one."""
-    if not (clone / paths.CONF_DIR.relative_to(paths.ROOT) / paths.TUNED / tier).is_dir():
+    tuned = clone / paths.CONF_DIR.relative_to(paths.ROOT) / paths.TUNED / tier
+    if not tuned.is_dir():
         return []
+    committed = {path: path.read_text(encoding="utf-8") for path in sorted(tuned.rglob("*.yaml"))}
     results = clone / paths.results_dir(tier).relative_to(paths.ROOT)
     recorded = ledgers(results)
     shutil.rmtree(results / paths.SEARCH, ignore_errors=True)
@@ -113,7 +115,19 @@ def research(clone: Path, tier: str, env: dict[str, str], log: Path) -> list[Cho
     command = ["uv", "run", "--frozen", "--no-sync", "python", "-m", "study_machinery", "tune", tier]
     if step(command, clone, env, log):
         raise failed(command, log)
-    return compare_choices(recorded, ledgers(results))
+    return compare_choices(recorded, ledgers(results)) + edited_choices(committed, tuned)
+
+
+def edited_choices(committed: dict[Path, str], tuned: Path) -> list[Choice]:
+    """A committed choice file that its search, run again, does not write as it stands: edited by
+    hand, it runs what no search chose, though the ledger and the runs agree."""
+    edited = []
+    for path, text in committed.items():
+        if (path.read_text(encoding="utf-8") if path.is_file() else None) != text:
+            variant = path.relative_to(tuned).with_suffix("").as_posix()
+            where = f"{paths.TUNED}/{tuned.name}/{variant}.yaml"
+            edited.append(Choice(f"{variant} ({where})", "edited by hand", "as its search writes it"))
+    return edited
 
 
 def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[list, list, list, dict]:

@@ -160,7 +160,7 @@ class StudyConfig:
 
 def load_study(conf_dir: Path = paths.CONF_DIR) -> StudyConfig:
     """Read conf/study.yaml, checked against its schema and for seeds enough to measure a spread."""
-    path = conf_dir / "study.yaml"
+    path = conf_dir / paths.STUDY_FILE.name
     study = read_settings(path, StudyConfig)
     check_metrics(study, paths.shown(path))
     if study.main_tier not in study.tiers:

@@ -27,19 +27,34 @@ def _anonymous(member: tarfile.TarInfo) -> tarfile.TarInfo:
     return member
 
 
-def _copy_inputs(clone: Path) -> int:
-    """Copy the tracked inputs' objects from this study's DVC cache into the clone's; their size."""
-    tracked = [line for line in git(clone, "ls-files", "*.dvc").splitlines() if line]
-    hashes = tracked_hashes(clone / name for name in tracked)
-    cache = cache_dir()
-    wanted = objects(cache, hashes)
+def _inputs(root: Path) -> tuple[list[str], list[str], Path, list[Path]]:
+    """The *.dvc files of the commit, their MD5s, this study's DVC cache and its objects of them."""
+    tracked = [name for name in git(root, "ls-files", "-z", "*.dvc").split("\0") if name]
+    hashes = tracked_hashes(root / name for name in tracked)
+    cache = cache_dir(root)
+    return tracked, hashes, cache, objects(cache, hashes)
+
+
+def refusals(root: Path) -> list[str]:
+    """What stops the archive from holding the data: objects missing from, or corrupted in, the cache."""
+    tracked, hashes, cache, wanted = _inputs(root)
     missing = [path for path in wanted if not path.is_file()]
-    if missing or (bad := corrupted(cache, hashes)):
-        what = f"lacks {len(missing)} object(s)" if missing else f"holds {len(bad)} corrupted object(s)"
-        raise StudyError(
-            f"this study's DVC cache ({cache}) {what} of the data {', '.join(tracked)} track: "
-            "`uvx nox -s verify` names them; `uv run dvc pull` fetches good copies. Release again then."
-        )
+    bad = corrupted(cache, hashes) if not missing else []
+    if not missing and not bad:
+        return []
+    what = f"lacks {len(missing)} object(s)" if missing else f"holds {len(bad)} corrupted object(s)"
+    return [
+        f"this study's DVC cache ({cache}) {what} of the data {', '.join(tracked)} track, which the "
+        "archive holds: `uv run dvc pull` fetches them (`uvx nox -s verify` names corrupted ones), "
+        "or release `--without-data`"
+    ]
+
+
+def _copy_inputs(root: Path, clone: Path) -> int:
+    """Copy the tracked inputs' objects from this study's DVC cache into the clone's; their size."""
+    if problems := refusals(root):
+        raise StudyError(problems[0])
+    _, _, cache, wanted = _inputs(root)
     size = 0
     for path in wanted:
         copy = clone / ".dvc" / "cache" / path.relative_to(cache)
@@ -54,15 +69,31 @@ def build(root: Path, tag: str, name: str, with_data: bool = True) -> tuple[Path
     target, size = paths.DIST_DIR / f"{name}.tar.gz", 0
     with tempfile.TemporaryDirectory(prefix="release-") as work:
         clone = Path(work) / name
-        git(Path(work), "clone", "--quiet", "--branch", tag, str(root), str(clone))
-        # The clone's origin is this folder, which a reader of the archive does not have.
+        # Through git's transport, the tag's history alone: no other branch, stash or object the
+        # study's .git holds (an amended commit's credentials, say) comes with it.
+        git(
+            Path(work),
+            "clone",
+            "--quiet",
+            "--no-local",
+            "--single-branch",
+            "--branch",
+            tag,
+            str(root),
+            str(clone),
+        )
+        # The clone's origin and its reflog name this folder, which a reader has no use for.
         git(clone, "remote", "remove", "origin")
+        shutil.rmtree(clone / ".git" / "logs", ignore_errors=True)
         if with_data:
-            size = _copy_inputs(clone)
+            size = _copy_inputs(root, clone)
         paths.DIST_DIR.mkdir(exist_ok=True)
         # Written beside its place, then moved: an interrupted release leaves no half archive.
         partial = target.with_name(target.name + ".partial")
-        with tarfile.open(partial, "w:gz") as archive:
-            archive.add(clone, arcname=name, filter=_anonymous)
-        partial.replace(target)
+        try:
+            with tarfile.open(partial, "w:gz") as archive:
+                archive.add(clone, arcname=name, filter=_anonymous)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
     return target, size

@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -33,28 +34,54 @@ def stamp(text: str, version: str, released: date) -> str:
     return text
 
 
-def zenodo(citation: Path = paths.CITATION) -> dict:
+def _cffconvert(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CFFCONVERT, *args], capture_output=True, text=True, check=False)
+
+
+def _last_line(result: subprocess.CompletedProcess) -> str:
+    return (result.stderr.strip().splitlines() or result.stdout.strip().splitlines() or ["(no message)"])[-1]
+
+
+def zenodo(citation: Path = paths.CITATION, named: str | None = None) -> dict:
     """The Zenodo description of the study, converted from CITATION.cff (checked on the way)."""
+    named = named or paths.shown(citation)
     if shutil.which(CFFCONVERT[0]) is None:
         raise StudyError(
             "uvx is not installed here: a release converts CITATION.cff with cffconvert through it."
         )
-    made = subprocess.run(
-        [*CFFCONVERT, "--format", "zenodo", "--infile", str(citation)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    if (started := _cffconvert("--version")).returncode:
+        raise StudyError(
+            "uvx could not start cffconvert 2.0.0 (it fetches it from the package index once): "
+            + _last_line(started)
+        )
+    made = _cffconvert("--format", "zenodo", "--infile", str(citation))
     if made.returncode:
-        said = (made.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise StudyError(f"{paths.shown(citation)} is not valid Citation File Format (cffconvert: {said}).")
+        raise StudyError(f"{named} is not valid Citation File Format (cffconvert: {_last_line(made)}).")
     description = json.loads(made.stdout)
     if not description.get("description"):
         raise StudyError(
-            f"{paths.shown(citation)} has no `abstract:`, which Zenodo requires as the study's "
-            "description: add one (a sentence or two), commit, and release again."
+            f"{named} has no `abstract:`, which Zenodo requires as the study's description: add one "
+            "(a sentence or two) and commit it."
         )
     return {"upload_type": "software", **description}
+
+
+def refusals(version: str) -> list[str]:
+    """What stops this release's citation: no CITATION.cff, or one that cffconvert or Zenodo refuses,
+    checked on a stamped copy before anything is run or written."""
+    named = paths.shown(paths.CITATION)
+    if not paths.CITATION.is_file():
+        return [f"no {named}: a release stamps its version there (a generated study has one)"]
+    with tempfile.TemporaryDirectory(prefix="citation-") as folder:
+        stamped = Path(folder) / paths.CITATION.name
+        stamped.write_text(
+            stamp(paths.CITATION.read_text(encoding="utf-8"), version, date.today()), encoding="utf-8"
+        )
+        try:
+            zenodo(stamped, named)
+        except StudyError as error:
+            return [str(error)]
+    return []
 
 
 def write(version: str, released: date) -> list[Path]:

@@ -28,14 +28,29 @@ from study_machinery.release import archive, citation
 VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 
 
-def refusals(version: str, root: Path) -> list[str]:
-    """Every reason not to release this version now (none: it may be released)."""
-    found = []
+def version_refusal(root: Path, version: str) -> str | None:
+    """Why this version cannot be the next release, if it cannot: not PEP 440's, or not newer."""
+    from packaging.version import InvalidVersion, Version
+
     if not VERSION.fullmatch(version):
-        found.append(f"{version!r} is not a version as PEP 440 writes one, such as 1.0.0 or 1.1rc1")
-    elif git(root, "tag", "--list", f"v{version}").strip():
-        found.append(f"v{version} is released already (its tag exists): release the next version")
-    dirty = git(root, "status", "--porcelain", "--untracked-files=no").splitlines()
+        return f"{version!r} is not a version as PEP 440 writes one, such as 1.0.0 or 1.1rc1"
+    released = []
+    for tag in git(root, "tag", "--list", "v*").split():
+        try:
+            released.append((Version(tag[1:]), tag))
+        except InvalidVersion:
+            continue  # a tag of the researcher's own, not a release
+    newest = max(released, default=None)
+    if newest and Version(version) <= newest[0]:
+        return f"{newest[1]} is released already: the next release is numbered above it, not {version}"
+    return None
+
+
+def refusals(version: str, root: Path, with_data: bool = True) -> list[str]:
+    """Every reason not to release this version now (none: it may be released)."""
+    found = [reason] if (reason := version_refusal(root, version)) else []
+    # Untracked files too: a result recorded but not added (a new tier's) would be left out.
+    dirty = git(root, "status", "--porcelain").splitlines()
     if dirty:
         found.append(f"{len(dirty)} change(s) not committed ({dirty[0][3:]}): a release is of a commit")
     identity = subprocess.run(
@@ -48,6 +63,9 @@ def refusals(version: str, root: Path) -> list[str]:
             found.append(detail)
     if typed := typed_numbers(root):
         found.append(f"{len(typed)} number(s) of the prose typed by hand, such as {typed[0]}")
+    found += citation.refusals(version)
+    if with_data:
+        found += archive.refusals(root)
     return found
 
 
@@ -68,19 +86,36 @@ def _commit(root: Path, version: str) -> None:
                 path.write_text(text, encoding="utf-8")
         said = (committed.stdout + committed.stderr).strip().splitlines()[-5:]
         raise StudyError("the release's commit failed, and nothing was released:\n  " + "\n  ".join(said))
-    git(root, "tag", "--annotate", f"v{version}", "-m", f"Release {version}")
+    tagged = subprocess.run(
+        ["git", "tag", "--annotate", f"v{version}", "-m", f"Release {version}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    if tagged.returncode:
+        raise StudyError(
+            f"the release's tag failed ({tagged.stderr.strip()}): {_undo(version, tagged=False)}"
+        )
+
+
+def _undo(version: str, tagged: bool = True) -> str:
+    undo = f"git tag -d v{version} && git reset --hard HEAD~1" if tagged else "git reset --hard HEAD~1"
+    return f"the release's commit stands; undo it with `{undo}`, then release again"
 
 
 def release(version: str, with_data: bool = True) -> list[str]:
     """Check, reproduce, stamp, commit, tag and archive; what it did, a line each."""
     root = reproduce.study_root()
-    if problems := refusals(version, root):
+    if problems := refusals(version, root, with_data):
         raise StudyError(f"release {version} is refused:\n  " + "\n  ".join(problems))
     print(f"release {version}: the main result first, re-run in a clean room ...", flush=True)
     if reproduce.main() != 0:
         raise StudyError(f"release {version} is refused: the main result does not reproduce (above).")
     _commit(root, version)
-    target, size = archive.build(root, f"v{version}", f"{contract.PACKAGE}-{version}", with_data)
+    try:
+        target, size = archive.build(root, f"v{version}", f"{contract.PACKAGE}-{version}", with_data)
+    except (StudyError, OSError) as error:
+        raise StudyError(f"the release's archive failed ({error}): {_undo(version)}") from None
     data = f"with {size / 2**20:.1f} MiB of data" if with_data else "without its data (--without-data)"
     return [
         f"released {version}: commit {git(root, 'rev-parse', '--short', 'HEAD').strip()}, tag v{version}",

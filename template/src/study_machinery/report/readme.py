@@ -73,8 +73,9 @@ def synced(readme: str, study: StudyConfig, readme_path: Path, results_dir: Path
     section = section_of(recorded, study.seeds_vary)
     if len(tiers := scaling.recorded_tiers(study)) >= 2:
         section += "\n\n" + scaling.markdown(tiers).rstrip("\n")
-    updated = with_section(readme, section, readme_path)
-    return with_numbers(updated, numbers.values(recorded), readme_path, study.main_tier)
+    # The numbers first, so that an unknown one is named by its line in the README as it is.
+    numbered = with_numbers(readme, numbers.values(recorded), readme_path, study.main_tier)
+    return with_section(numbered, section, readme_path)
 
 
 def update_readme(readme_path: Path, results_dir: Path | None = None, check: bool = False) -> bool:
@@ -84,12 +85,10 @@ def update_readme(readme_path: Path, results_dir: Path | None = None, check: boo
     except OSError as error:
         raise StudyError(f"{readme_path} cannot be read: {error.strerror}.") from None
     study = load_study()
+    # Everything is computed before anything is written: an error leaves every file as it was.
+    updated = synced(readme, study, readme_path, results_dir)
     if check:
-        updated = synced(readme, study, readme_path, results_dir)
-        tiers = scaling.recorded_tiers(study)
-        table = paths.SCALING_DIR / paths.TABLE_MD
-        drawn = table.read_text(encoding="utf-8") if table.is_file() else None
-        if drawn != (scaling.markdown(tiers) if len(tiers) >= 2 else None):
+        if not scaling.current(study):
             print(
                 f"{paths.shown(paths.SCALING_DIR)} is out of date: run `uvx nox -s record`.", file=sys.stderr
             )
@@ -102,7 +101,6 @@ def update_readme(readme_path: Path, results_dir: Path | None = None, check: boo
             )
         return updated == readme
     scaling.write(study)
-    updated = synced(readme, study, readme_path, results_dir)
     if updated != readme:
         readme_path.write_text(updated, encoding="utf-8")
     return True

@@ -124,6 +124,22 @@ def draw(tiers: list[Recorded]) -> "Figure":
     return figure
 
 
+def current(study: StudyConfig) -> bool:
+    """Whether results/scaling/ is what the recorded tiers give: both tables as they would be
+    written and the figure there, or no folder at all with fewer than two tiers."""
+    tiers, folder = recorded_tiers(study), paths.SCALING_DIR
+    if len(tiers) < 2:
+        return not folder.exists()
+    written = {name: folder / name for name in (paths.TABLE_MD, paths.TABLE_TEX)}
+    if not all(path.is_file() for path in written.values()):
+        return False
+    return (
+        written[paths.TABLE_MD].read_text(encoding="utf-8") == markdown(tiers)
+        and written[paths.TABLE_TEX].read_text(encoding="utf-8") == latex(tiers)
+        and all((folder / f"{paths.FIGURE}.{kind}").is_file() for kind in ("png", "pdf"))
+    )
+
+
 def write(study: StudyConfig) -> list[Recorded]:
     """results/scaling/ from the recorded tiers, or removed when fewer than two are recorded."""
     tiers = recorded_tiers(study)
