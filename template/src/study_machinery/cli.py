@@ -182,7 +182,7 @@ CONVENTION = """every command: COMMAND [TIER] [KEY=VALUE ...] [--FLAG ...]
   TIER       what it acts on: a tier of conf/study.yaml (default: the main tier, where optional)
   KEY=VALUE  a config's value, in Hydra's syntax: a run's (run: seed=3 model.hidden_units=[50]),
              or the executor's (tier, tune: executor=slurm executor.partition=gpu)
-  --FLAG     how it acts (--rerun-all, --detach, --check, --keep)"""
+  --FLAG     how it acts (--rerun-all, --detach, --check, --keep, push's --target)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,8 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
         push,
         "Send the data and the runs to the DVC remote (dvc push), saying in one line how it went.",
     )
+    # A flag, not a positional: every command takes TIER first, where it takes anything (CONVENTION).
     sub.add_argument(
-        "targets", nargs="*", metavar="TARGET", help="what to push (.dvc files, stages): default all"
+        "--target", dest="targets", metavar="TARGET", action="append", default=[], help="a .dvc file or stage"
     )
     sub.add_argument("-r", "--remote", help="default: the study's default remote (.dvc/config)")
     sub.add_argument("-j", "--jobs", type=int, help="parallel transfers (default: DVC's)")
