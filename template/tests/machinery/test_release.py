@@ -64,3 +64,22 @@ def test_a_version_not_above_the_last_release_and_uncommitted_work_are_both_name
     found = refusals("1.0.0", tmp_path, with_data=False)
     assert found[0].startswith("v1.0.0 is released already")
     assert any(reason.startswith("2 change(s) not committed (") for reason in found), found
+
+
+def test_data_missing_from_the_cache_is_named_before_anything_is_released(tmp_path, monkeypatch):
+    """The archive holds the tracked data from this study's DVC cache: a clone that never pulled
+    it is refused with what to do, not tagged and then stuck."""
+    from study_machinery.release import archive
+
+    subprocess.run(["git", "init", "--quiet", str(tmp_path)], check=True)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "raw.dvc").write_text(
+        "outs:\n- md5: 0123456789abcdef0123456789abcdef.dir\n  path: raw\n"
+    )
+    subprocess.run(["git", "-C", str(tmp_path), "add", "data/raw.dvc"], check=True)
+    monkeypatch.setattr(archive, "cache_dir", lambda root: tmp_path / "cache")
+    [said] = archive.refusals(tmp_path)
+    assert said.startswith(
+        f"this study's DVC cache ({tmp_path / 'cache'}) lacks 1 object(s) of the data data/raw.dvc"
+    )
+    assert "`uv run dvc pull` fetches them" in said and "--without-data" in said
