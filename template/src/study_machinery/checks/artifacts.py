@@ -8,8 +8,10 @@ with a license and the way to use the method written down. Reproduced: someone o
 authors obtained the main result with the authors' artifacts, which no file can say.
 """
 
+import contextlib
 import re
 import subprocess
+from pathlib import Path
 
 import yaml
 
@@ -43,16 +45,19 @@ def readers_state(done: str, todo: str) -> tuple[str, str]:
     return done, "README.md: what the study asks and finds, reproduce, use it, a first walk-through"
 
 
-def last_release() -> str | None:
-    """The newest tag vVERSION, if the study has been released."""
+def last_release(root: Path = paths.ROOT) -> str | None:
+    """The newest tag vVERSION with a version as PEP 440 writes it (others are the researcher's
+    own tags), if the study has been released."""
+    from packaging.version import InvalidVersion, Version
+
     tags = subprocess.run(
-        ["git", "tag", "--list", "v*", "--sort=-v:refname"],
-        cwd=paths.ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+        ["git", "tag", "--list", "v*"], cwd=root, capture_output=True, text=True, check=False
     )
-    return next(iter(tags.stdout.split()), None)
+    released = []
+    for tag in tags.stdout.split():
+        with contextlib.suppress(InvalidVersion):
+            released.append((Version(tag[1:]), tag))
+    return max(released)[1] if released else None
 
 
 def doi() -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from study_machinery import contract
 from study_machinery.checks import reproduce
+from study_machinery.checks.artifacts import last_release
 from study_machinery.checks.checklist import DONE, pipeline_state, readme_state
 from study_machinery.checks.clean_room import git
 from study_machinery.checks.numbers import typed_numbers
@@ -30,19 +31,13 @@ VERSION = re.compile(r"\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?")
 
 def version_refusal(root: Path, version: str) -> str | None:
     """Why this version cannot be the next release, if it cannot: not PEP 440's, or not newer."""
-    from packaging.version import InvalidVersion, Version
+    from packaging.version import Version
 
     if not VERSION.fullmatch(version):
         return f"{version!r} is not a version as PEP 440 writes one, such as 1.0.0 or 1.1rc1"
-    released = []
-    for tag in git(root, "tag", "--list", "v*").split():
-        try:
-            released.append((Version(tag[1:]), tag))
-        except InvalidVersion:
-            continue  # a tag of the researcher's own, not a release
-    newest = max(released, default=None)
-    if newest and Version(version) <= newest[0]:
-        return f"{newest[1]} is released already: the next release is numbered above it, not {version}"
+    newest = last_release(root)
+    if newest and Version(version) <= Version(newest[1:]):
+        return f"{newest} is released already: the next release is numbered above it, not {version}"
     return None
 
 

@@ -68,13 +68,18 @@ def values(recorded: Recorded) -> dict[str, str]:
     return found
 
 
+def call(name: str) -> str:
+    """The macro that gives a number, as prose writes it: result@proposed@accuracy@mean ->
+    \\result{proposed}{accuracy}{mean} (the paper's macro, the README's fragment)."""
+    kind, *keys = name.split("@")
+    return "\\" + kind + "".join("{" + key + "}" for key in keys)
+
+
 def latex(recorded: Recorded) -> str:
     """numbers.tex: the macros, then one definition per number, its macro call in a comment."""
     lines = [HEADER.replace("TIER", recorded.tier).rstrip()]
     for name, value in values(recorded).items():
-        kind, *keys = name.split("@")
-        call = "\\" + kind + "".join("{" + key + "}" for key in keys)
-        lines.append(f"{_define(name, escape(value))}  % {call}")
+        lines.append(f"{_define(name, escape(value))}  % {call(name)}")
     lines.append(r"\makeatother")
     return "\n".join(lines) + "\n"
 
@@ -91,7 +96,5 @@ def markdown(recorded: Recorded) -> str:
         "|---|---|",
     ]
     for name, value in values(recorded).items():
-        kind, *keys = name.split("@")
-        call = "\\" + kind + "".join("{" + key + "}" for key in keys)
-        lines.append(f"| `<!-- {call} -->{value}<!-- end -->` | {value} |")
+        lines.append(f"| `<!-- {call(name)} -->{value}<!-- end -->` | {value} |")
     return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from study_machinery.core import paths
-from study_machinery.core.study import METHOD, Better, StudyConfig
+from study_machinery.core.study import METHOD, StudyConfig
 from study_machinery.report import figure as results_figure
 from study_machinery.report.latex import escape
 from study_machinery.report.tables import latex_table, markdown_table
@@ -41,21 +41,20 @@ def _others(tiers: list[Recorded]) -> list[str]:
     return list(dict.fromkeys(variant for recorded in tiers for variant in recorded.comparisons))
 
 
-def _cell(recorded: Recorded, variant: str, number: str = "{:+.4f}") -> str:
+def _cell(recorded: Recorded, variant: str) -> str:
     if variant not in recorded.comparisons:
         return "not run"
     metric = recorded.study.main_metric
     paired = recorded.comparisons[variant][metric]["paired"]
     low, high = paired["ci_low"], paired["ci_high"]
-    interval = "n/a" if low is None or high is None else f"[{number.format(low)}, {number.format(high)}]"
-    verdict = recorded.metric(metric).verdict(low, high)
-    return f"{number.format(paired['difference'])} {interval}, {verdict}"
+    interval = "n/a" if low is None or high is None else f"[{low:+.4f}, {high:+.4f}]"
+    return f"{paired['difference']:+.4f} {interval}, {recorded.metric(metric).verdict(low, high)}"
 
 
 def caption(tiers: list[Recorded]) -> str:
     study = tiers[0].study
     metric = study.main_metric
-    better = "higher" if study.metrics[metric].better is Better.higher else "lower"
+    better = study.metrics[metric].better.value
     seeds = ", ".join(f"{recorded.tier} n={recorded.seeds}" for recorded in tiers)
     return (
         f"Does it scale? Each variant's difference from the {METHOD} method in {metric}, the main "
@@ -110,8 +109,7 @@ def draw(tiers: list[Recorded]) -> "Figure":
         ax.errorbar(xs, ys, yerr=errors, fmt="o-", capsize=3, label=variant)
     ax.axhline(0, color="0.4", linestyle="--", linewidth=0.8)
     ax.set_xticks(range(len(tiers)), [f"{recorded.tier}\n(n={recorded.seeds})" for recorded in tiers])
-    better = "higher is better" if study.metrics[metric].better is Better.higher else "lower is better"
-    ax.set_ylabel(f"{metric} minus {METHOD}'s ({better})")
+    ax.set_ylabel(f"{metric} minus {METHOD}'s ({study.metrics[metric].better.value} is better)")
     ax.set_xlabel("tier, at the scale of its name")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
