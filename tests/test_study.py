@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CONFIG, REPO, copy_study, git, run
+from conftest import CONFIG, REPO, commit_all, copy_study, git, run
 from environment import without_outer
 from test_generate import expected_files
 
@@ -292,6 +292,39 @@ def test_update_works_from_inside_the_study(default_study):
     result = run(["copier", "update", "--trust", "--defaults", "--vcs-ref=HEAD"], folder)
     assert result.returncode == 0, result.stderr
     assert git(folder, "status", "--porcelain") == "", "nothing changed in the template, so nothing changes"
+
+
+def test_an_update_of_the_machinery_and_the_tools_executes_no_run(default_study, template, tmp_path):
+    """A release that changes a module of the machinery and a tool's pin (a dependency group):
+    after `copier update`, record locks again and executes no run; the result stays as it was."""
+    study = working_copy(default_study, tmp_path / "study")
+    release = tmp_path / "next-release"
+    git(template, "worktree", "add", "--quiet", "--detach", str(release), "v0.0.0")
+    try:
+        plan = release / "template/src/study_machinery/runs/plan.py"
+        plan.write_text(plan.read_text() + '\n\ndef added_by_test() -> None:\n    """A new function."""\n')
+        pyproject = release / "template/pyproject.toml.jinja"
+        pyproject.write_text(pyproject.read_text().replace('test = ["pytest>=8"]', 'test = ["pytest>=8.1"]'))
+        commit_all(release, "the machinery and a tool's pin")
+        git(release, "tag", "v0.0.1")
+        updated = run(["copier", "update", "--trust", "--defaults", "--vcs-ref=v0.0.1"], study)
+    finally:
+        # The tests after this one make their studies from v0.0.0, the template as it is.
+        subprocess.run(["git", "tag", "--delete", "v0.0.1"], cwd=template, capture_output=True, check=False)
+        git(template, "worktree", "remove", "--force", str(release))
+    assert updated.returncode == 0, updated.stderr
+    assert "def added_by_test" in (study / "src/study_machinery/runs/plan.py").read_text()
+    assert '"pytest>=8.1"' in (study / "pyproject.toml").read_text()
+    commit_all(study, "Update to the template's next release")
+    before = run_records(study)
+
+    recorded = nox(study, "-s", "record")
+    said = recorded.stdout + recorded.stderr
+    assert recorded.returncode == 0, said
+    assert "all tiers: 0 of 42 runs to execute" in said
+    assert run_records(study) == before
+    assert git(study, "status", "--porcelain", "--", "results", "runs", "README.md") == ""
+    assert set(git(study, "diff", "--name-only").split()) <= {"uv.lock", "dvc.lock"}
 
 
 def test_record_with_nothing_changed_changes_nothing(default_study):
@@ -853,17 +886,29 @@ def test_only_the_runs_an_edit_changes_execute(default_study, tmp_path):
     study_file.write_text(study_file.read_text().replace("abs_tol: 0.005", "abs_tol: 0.006", 1))
     assert record() == set()
 
-    # The lock, or the data (as `dvc add` of new raw data records it), changed: every run is stale.
+    # A package the research code can import at another version, or the data (as `dvc add` of
+    # new raw data records it), changed: every run is stale. A tool pinned otherwise in a
+    # dependency group, uv.lock locked again: no run is.
     def status_after(edit) -> str:
         edit()
         listed = uv_run(study, "python", "-m", "study_machinery", "status", "--summary")
-        run(["git", "checkout", "--quiet", "--", "uv.lock", "data/raw.dvc"], study)
+        run(["git", "checkout", "--quiet", "--", "uv.lock", "data/raw.dvc", "pyproject.toml"], study)
         return listed.stdout
 
-    lock = study / "uv.lock"
+    lock, pyproject = study / "uv.lock", study / "pyproject.toml"
+    upgraded = re.sub(r'(name = "scikit-learn"\nversion = "[^"]+)"', r'\1.post1"', lock.read_text())
+    assert upgraded != lock.read_text()
     assert "runs@small: 36 of 36 runs to execute (36 stale: environment)" in status_after(
-        lambda: lock.write_text(lock.read_text() + "\n")
+        lambda: lock.write_text(upgraded)
     )
+
+    def pin_a_tool() -> None:
+        pyproject.write_text(pyproject.read_text().replace('test = ["pytest>=8"]', 'test = ["pytest>=8.1"]'))
+        before = lock.read_text()
+        assert run(["uv", "lock", "--offline", "--quiet"], study).returncode == 0
+        assert lock.read_text() != before, "uv.lock records the group's new specifier"
+
+    assert "all tiers: 0 of 48 runs to execute" in status_after(pin_a_tool)
     raw = study / "data/raw.dvc"
     assert "runs@small: 36 of 36 runs to execute (36 stale: data)" in status_after(
         lambda: raw.write_text(raw.read_text().replace("md5: ", "md5: 0", 1))

@@ -21,7 +21,7 @@ from study_machinery.checks import artifacts
 from study_machinery.checks.numbers import typed_numbers
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
-from study_machinery.core.paths import ROOT
+from study_machinery.core.paths import LOCK, ROOT
 from study_machinery.core.study import METHOD, load_study, variants
 from study_machinery.report import readme
 from study_machinery.results.recorded import load
@@ -52,7 +52,7 @@ def _command(*args: str) -> subprocess.CompletedProcess | None:
 
 
 def lock_state() -> tuple[str, str]:
-    if not (ROOT / "uv.lock").is_file():
+    if not (ROOT / LOCK).is_file():
         return TODO, "no uv.lock: run `uv lock` and commit it"
     checked = _command("uv", "lock", "--check", "--offline")
     if checked is None:

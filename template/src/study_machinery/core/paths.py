@@ -23,6 +23,7 @@ NOT_RUN_GROUPS = frozenset({"executor", SEARCH_SPACES})
 RESULTS_DIR = ROOT / "results"
 README = ROOT / "README.md"
 LICENSE = ROOT / "LICENSE"
+LOCK = "uv.lock"  # the environment, every package pinned (core/locked.py reads it)
 # A release (release/): the citation it stamps with its version and date, the Zenodo description
 # made from that, and the archive it writes into dist/ (git ignores dist/).
 CITATION, ZENODO = ROOT / "CITATION.cff", ROOT / ".zenodo.json"

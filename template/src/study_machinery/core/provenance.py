@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from study_machinery.core.paths import ROOT
+from study_machinery.core.paths import LOCK, ROOT
 
 PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "hydra-core", "omegaconf", "threadpoolctl")
 
@@ -43,7 +43,7 @@ def _git(*args: str) -> str | None:
 
 def lock_sha256(root: Path = ROOT) -> str | None:
     """SHA-256 of uv.lock: the locked environment (None before the first lock)."""
-    lock = root / "uv.lock"
+    lock = root / LOCK
     return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None
 
 

@@ -9,7 +9,8 @@ four parts, each a hash, so that a stale run can say which of them changed:
   tree, so formatting and comments do not count (below); the machinery is not part of it: it
   only starts and records a run, so a template update that changes it does not re-run anything;
 - data: the MD5s DVC recorded for the data under data/ (dvc.lock, data/*.dvc);
-- environment: uv.lock, so an upgraded package re-runs everything.
+- environment: the packages a run can import, as uv.lock pins them (core/locked.py), so an
+  upgraded one re-runs everything, and a new tracker or linter re-runs nothing.
 
 The code part hashes a Python file's syntax tree, not its text, so that `ruff format` or a new
 comment does not make every run stale. Everything the tree keeps counts, docstrings too: a
@@ -26,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from study_machinery import contract
-from study_machinery.core import paths, provenance
+from study_machinery.core import locked, paths, provenance
 
 PARTS = ("config", "code", "data", "environment")
 
@@ -89,5 +90,5 @@ def shared(root: Path = paths.ROOT) -> Shared:
     return Shared(
         code=code_hash(root / "src" / contract.PACKAGE),
         data=provenance.json_sha256(provenance.data_hashes(root)),
-        environment=provenance.lock_sha256(root),
+        environment=locked.runtime_sha256(root),
     )
