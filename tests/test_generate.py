@@ -55,6 +55,7 @@ STATIC = {
             "executors",
             "identity",
             "layout",
+            "locked",
             "metrics",
             "push",
             "release",
@@ -102,7 +103,17 @@ RESEARCH_MODULES = {"sklearn": RESEARCH, "pytorch": [*RESEARCH, "checkpoints", "
 # The template's machinery, in src/study_machinery/: by subpackage (docs/layout.md), and on top.
 MACHINERY = {
     "": ["__init__", "__main__", "cli", "contract"],
-    "core": ["__init__", "environment", "epochs", "errors", "paths", "provenance", "settings", "study"],
+    "core": [
+        "__init__",
+        "environment",
+        "epochs",
+        "errors",
+        "locked",
+        "paths",
+        "provenance",
+        "settings",
+        "study",
+    ],
     "tracking": ["__init__", "dvclive_run", "mlflow_run", "settings", "wandb_run"],
     "runs": ["__init__", "ablations", "attempt", "folder", "identity", "plan", "ranks", "run"],
     "executors": [
