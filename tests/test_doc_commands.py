@@ -425,7 +425,6 @@ STEPS: list[Run | Callable[[Study], None]] = [
     Run("docs/tutorial.md", "copier copy", answers=True),
     Run("docs/tutorial.md", "nox -s reproduce"),
     reproduce_left_the_study_alone,
-    Run("docs/reproduce.md", "reproduce -- smoke", only=("reproduce -- smoke",)),
     # Before anything is pushed again: the stranger finds what the copy pushed.
     Run("docs/reproduce.md", "git clone", cwd=in_a_strangers_folder),
     the_strangers_clone_can_fetch_the_runs,
@@ -444,7 +443,8 @@ STEPS: list[Run | Callable[[Study], None]] = [
     release_a_new_version_of_the_template,
     Run("docs/update.md", "check-update", cwd=in_the_study),
     do_some_work,
-    Run("docs/update.md", '"my work"'),
+    # Its `nox -s record`: the one of docs/tuning.md below, after the second update.
+    Run("docs/update.md", '"my work"', only=("my work", "copier update", "git diff", "latest release")),
     the_release_came_in,
     Run("docs/update.md", "n_seeds=3"),
     the_answer_changed,

@@ -223,6 +223,9 @@ def test_the_readmes_numbers_are_the_records_and_an_unknown_one_is_named(tmp_pat
     assert readme.NUMBER.fullmatch(fragment)
 
 
+# Slow: a clean-room re-run, which the CI workflow's `nox -s reproduce -- smoke` does right after the
+# fast tests (so it runs once there).
+@pytest.mark.slow
 def test_the_smoke_tier_reproduces():
     _assert_reproduces("smoke")
 
