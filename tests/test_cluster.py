@@ -274,18 +274,29 @@ def search_record(study: Path, tier: str) -> dict[str, bytes]:
     }
 
 
+# The search on this machine, by study: the same search every time, so it runs once.
+SEARCHED_HERE: dict[Path, dict[str, bytes]] = {}
+
+
 def searched_twice(study: Path, *elsewhere: str, **env: str) -> tuple[dict, dict, str]:
-    """The smoke tier's search on this machine, then from nothing on another executor; what each
-    recorded and what the second said. The study is left as it was (no search, no choice)."""
+    """The smoke tier's search on this machine (once per study), then from nothing on another
+    executor, its choices of the first in conf/tuned/ as the first left them; what each recorded
+    and what the second said. The study is left as it was (no search, no choice)."""
     tier = "smoke"
     made = [study / "trials", study / "results" / tier / "search", study / "conf" / "tuned"]
     try:
-        here = machinery(study, "tune", tier)
-        assert here.returncode == 0, here.stdout + here.stderr
-        local = search_record(study, tier)
+        if study not in SEARCHED_HERE:
+            here = machinery(study, "tune", tier)
+            assert here.returncode == 0, here.stdout + here.stderr
+            SEARCHED_HERE[study] = search_record(study, tier)
+            for folder in made[:2]:
+                shutil.rmtree(folder)
+        local = SEARCHED_HERE[study]
         assert len(local) >= 6, "a ledger and a choice for the method and each baseline"
-        for folder in made[:2]:
-            shutil.rmtree(folder)
+        for name, content in local.items():
+            if name.startswith("conf/"):
+                (study / name).parent.mkdir(parents=True, exist_ok=True)
+                (study / name).write_bytes(content)
         there = machinery(study, "tune", tier, *elsewhere, **env)
         said = there.stdout + there.stderr
         assert there.returncode == 0, said
