@@ -66,9 +66,22 @@ def main() -> None:
         knn_again = conf / "variant/baseline/knn_again.yaml"
         ablation, settings = conf / "variant/ablation/no_weight_decay.yaml", conf / "study.yaml"
 
+        space = conf / "search/baseline/knn_again.yaml"
+
         def add_variant() -> None:
             text = (conf / "variant/baseline/knn.yaml").read_text()
             knn_again.write_text(text.replace("variant: baseline/knn", "variant: baseline/knn_again"))
+            # A baseline is searched as the method is (smoke declares a search): it brings its space.
+            space.write_text((conf / "search/baseline/knn.yaml").read_text())
+
+        def delete_variant() -> None:
+            knn_again.unlink()
+            space.unlink()
+
+        def pin(old: str, new: str, *options: str) -> None:
+            edit_text(study / "pyproject.toml", old, new)
+            timed(["uv", "lock", "--quiet", *options], study)
+            timed(["uv", "sync", "--frozen", "--quiet", "--inexact"], study)
 
         edits = [
             (
@@ -80,7 +93,7 @@ def main() -> None:
                 lambda: edit_text(settings, "seeds: [0, 1, 2, 3, 4]", "seeds: [0, 1, 2, 3, 4, 5]"),
             ),
             ("a variant added", add_variant),
-            ("a variant deleted", knn_again.unlink),
+            ("a variant deleted", delete_variant),
             (
                 "a tolerance changed",
                 lambda: edit_text(settings, "abs_tol: 0.005", "abs_tol: 0.004"),
@@ -89,9 +102,11 @@ def main() -> None:
                 "seeds_vary changed",
                 lambda: edit_text(settings, "seeds_vary: the", "seeds_vary: The"),
             ),
-            ("the research code changed", lambda: append(package / "models.py", "\n# edited\n")),
+            ("a comment in the research code", lambda: append(package / "models.py", "\n# edited\n")),
+            ("the research code changed", lambda: append(package / "models.py", "\nEDITED = 1\n")),
             ("the raw data changed (dvc add)", lambda: change_raw_data(study)),
-            ("uv.lock changed", lambda: append(study / "uv.lock", "\n")),
+            ("a linter's pin changed (uv lock)", lambda: pin('"ruff==', '"ruff>=0.1,==', "--offline")),
+            ("a dependency's version (uv lock)", lambda: pin('"tqdm>=4.66"', '"tqdm>=4.66,<4.67"')),
         ]
         print(f"machine: {os.cpu_count()} cores")
         print(f"{'edit':<34} {'executed / in the tiers':>24} {'dvc repro':>10}")

@@ -2,7 +2,8 @@
 
 A package in a dependency group (a tracker, a linter, the pipeline's tools) re-runs nothing; a
 package the project's dependencies reach, at another version, re-runs everything
-(core/locked.py). Each test edits a copy of the study's own uv.lock.
+(core/locked.py). The first tests edit a copy of the study's own uv.lock; the last read locks
+written here, in uv's form, for what the study's may not have (a fork, an extra, git).
 """
 
 import re
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from study_machinery.core import locked, paths
+from study_machinery.core import locked, paths, provenance
 
 LOCK = paths.ROOT / paths.LOCK
 pytestmark = pytest.mark.skipif(not LOCK.is_file(), reason="the study has no uv.lock yet: `uv lock`")
@@ -40,8 +41,10 @@ def project_section(text: str) -> re.Match:
 def test_the_runtime_is_what_the_project_depends_on_and_no_group():
     lock = locked.read()
     assert lock is not None
-    names = {name for name, _ in locked.runtime(lock)}
-    project = next(p for p in lock["package"] if "editable" in p["source"] or "virtual" in p["source"])
+    names = {name for name, _, _ in locked.runtime(lock)}
+    project = next(
+        p for p in lock["package"] if "." in (p["source"].get("editable"), p["source"].get("virtual"))
+    )
     direct = {dep["name"] for dep in project.get("dependencies", [])}
     assert direct and direct <= names
     only_in_groups = {
@@ -81,7 +84,7 @@ def test_a_package_added_to_the_dependencies_changes_the_environment(lock):
 
 def test_another_version_of_a_dependency_changes_the_environment(lock):
     before = locked.runtime_sha256(lock.parent)
-    name, version = locked.runtime(locked.read(lock.parent))[0]
+    name, version, _ = locked.runtime(locked.read(lock.parent))[0]
     text = lock.read_text(encoding="utf-8")
     pinned = f'name = "{name}"\nversion = "{version}"\n'
     assert pinned in text
@@ -91,3 +94,108 @@ def test_another_version_of_a_dependency_changes_the_environment(lock):
 
 def test_no_lock_yet_has_no_environment(tmp_path):
     assert locked.runtime_sha256(tmp_path) is None
+
+
+def a_lock(*packages: dict) -> dict:
+    """uv.lock as read: the study (installed from its folder) and the packages given."""
+    return {
+        "package": [
+            {"name": "study", "version": "0.1.0", "source": {"editable": "."}, **packages[0]},
+            *packages[1:],
+        ]
+    }
+
+
+def pypi(name: str, version: str, **more) -> dict:
+    return {"name": name, "version": version, "source": {"registry": "https://example.org/simple"}, **more}
+
+
+def hashed(lock: dict) -> str:
+    return provenance.json_sha256(locked.runtime(lock))
+
+
+def test_a_dependency_of_a_dependency_counts_and_a_group_does_not():
+    def lock(b_version: str, linter: str) -> dict:
+        return a_lock(
+            {"dependencies": [{"name": "a"}], "dev-dependencies": {"lint": [{"name": "linter"}]}},
+            pypi("a", "1.0", dependencies=[{"name": "b"}]),
+            pypi("b", b_version),
+            pypi("linter", linter),
+        )
+
+    assert [name for name, _, _ in locked.runtime(lock("2.0", "1.0"))] == ["a", "b"]
+    assert hashed(lock("2.0", "1.0")) == hashed(lock("2.0", "9.0"))
+    assert hashed(lock("2.0", "1.0")) != hashed(lock("2.1", "1.0"))
+
+
+def test_what_an_extra_brings_counts_and_extras_that_name_each_other_end():
+    def lock(c_version: str) -> dict:
+        return a_lock(
+            {"dependencies": [{"name": "a", "extra": ["fast"]}]},
+            pypi("a", "1.0", **{"optional-dependencies": {"fast": [{"name": "b", "extra": ["back"]}]}}),
+            pypi(
+                "b",
+                "1.0",
+                **{"optional-dependencies": {"back": [{"name": "a", "extra": ["fast"]}, {"name": "c"}]}},
+            ),
+            pypi("c", c_version),
+        )
+
+    assert [name for name, _, _ in locked.runtime(lock("1.0"))] == ["a", "b", "c"]
+    assert hashed(lock("1.0")) != hashed(lock("1.1"))
+
+
+def test_the_projects_own_extras_count():
+    """As uv's guide to PyTorch declares it: torch in the project's extras, one per accelerator."""
+    lock = a_lock(
+        {
+            "optional-dependencies": {
+                "cpu": [{"name": "torch", "version": "2.9.0+cpu"}],
+                "cu": [{"name": "torch", "version": "2.9.0"}],
+            }
+        },
+        pypi("torch", "2.9.0+cpu"),
+        pypi("torch", "2.9.0"),
+    )
+    assert [version for _, version, _ in locked.runtime(lock)] == ["2.9.0", "2.9.0+cpu"]
+
+
+def test_each_version_of_a_fork_counts_by_the_version_its_edge_names():
+    def lock(old: str) -> dict:
+        edges = [
+            {"name": "numpy", "version": old, "marker": "python_full_version < '3.11'"},
+            {"name": "numpy", "version": "2.4.6", "marker": "python_full_version >= '3.11'"},
+        ]
+        return a_lock(
+            {"dependencies": edges}, pypi("numpy", old), pypi("numpy", "2.4.6"), pypi("numpy", "9.9")
+        )
+
+    assert [version for _, version, _ in locked.runtime(lock("2.2.6"))] == ["2.2.6", "2.4.6"]
+    assert hashed(lock("2.2.6")) != hashed(lock("2.2.5"))
+
+
+def test_the_walk_starts_at_the_study_not_at_a_path_dependency_named_before_it():
+    lock = a_lock(
+        {"dependencies": [{"name": "mylib"}, {"name": "numpy"}]},
+        {
+            "name": "aaa",
+            "version": "1.0",
+            "source": {"editable": "../aaa"},
+            "dependencies": [{"name": "six"}],
+        },
+        {"name": "mylib", "version": "0.1", "source": {"editable": "../mylib"}},
+        pypi("numpy", "2.4.6"),
+        pypi("six", "1.0"),
+    )
+    lock["package"].insert(0, lock["package"].pop(1))  # the other package first, as uv's order can put it
+    assert [name for name, _, _ in locked.runtime(lock)] == ["mylib", "numpy"]
+
+
+def test_a_package_from_git_counts_by_its_commit():
+    def lock(commit: str) -> dict:
+        source = {"git": f"https://example.org/lib.git?rev=main#{commit}"}
+        return a_lock(
+            {"dependencies": [{"name": "lib"}]}, {"name": "lib", "version": "0.1", "source": source}
+        )
+
+    assert hashed(lock("1" * 40)) != hashed(lock("2" * 40))
