@@ -14,7 +14,6 @@ import pytest
 from study_machinery.core import locked, paths, provenance
 
 LOCK = paths.ROOT / paths.LOCK
-pytestmark = pytest.mark.skipif(not LOCK.is_file(), reason="the study has no uv.lock yet: `uv lock`")
 # A package no study has, added by the tests below.
 ADDED = (
     '[[package]]\nname = "added-by-test"\nversion = "1.0.0"\nsource = { registry = "https://example.org" }\n'
@@ -22,7 +21,17 @@ ADDED = (
 
 
 @pytest.fixture
-def lock(tmp_path) -> Path:
+def studys_lock() -> dict:
+    """The study's own uv.lock, read (the tests further down write locks of their own)."""
+    lock = locked.read()
+    if lock is None:
+        pytest.skip("the study has no uv.lock yet: `uv lock`")
+    return lock
+
+
+@pytest.fixture
+def lock(studys_lock, tmp_path) -> Path:
+    """A copy of the study's uv.lock, to edit."""
     copy = tmp_path / paths.LOCK
     copy.write_bytes(LOCK.read_bytes())
     return copy
@@ -38,13 +47,10 @@ def project_section(text: str) -> re.Match:
     return found
 
 
-def test_the_runtime_is_what_the_project_depends_on_and_no_group():
-    lock = locked.read()
-    assert lock is not None
-    names = {name for name, _, _ in locked.runtime(lock)}
-    project = next(
-        p for p in lock["package"] if "." in (p["source"].get("editable"), p["source"].get("virtual"))
-    )
+def test_the_runtime_is_what_the_project_depends_on_and_no_group(studys_lock):
+    names = {name for name, _, _ in locked.runtime(studys_lock)}
+    project = locked.the_project(studys_lock)
+    assert project is not None, "uv.lock has no entry for the study's own package"
     direct = {dep["name"] for dep in project.get("dependencies", [])}
     assert direct and direct <= names
     only_in_groups = {

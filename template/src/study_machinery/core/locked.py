@@ -31,7 +31,7 @@ def runtime(lock: dict) -> list[Pinned]:
     packages: dict[str, list[dict]] = {}
     for package in lock.get("package", []):
         packages.setdefault(package["name"], []).append(package)
-    project = next((p for p in lock.get("package", []) if _is_the_project(p)), None)
+    project = the_project(lock)
     if project is None:
         return []
     todo = list(project.get("dependencies", []))
@@ -53,10 +53,13 @@ def runtime(lock: dict) -> list[Pinned]:
     return sorted(reached.values())
 
 
-def _is_the_project(package: dict) -> bool:
-    """The study itself: installed from its own folder (a path dependency has another)."""
-    source = package.get("source", {})
-    return "." in (source.get("editable"), source.get("virtual"))
+def the_project(lock: dict) -> dict | None:
+    """The study's own entry: the package installed from its folder (a path dependency has another)."""
+    for package in lock.get("package", []):
+        source = package.get("source", {})
+        if "." in (source.get("editable"), source.get("virtual")):
+            return package
+    return None
 
 
 def _targets(candidates: list[dict], edge: dict) -> list[dict]:
