@@ -195,7 +195,8 @@ def earlier_states() -> list[pytest.param]:
 
     The one before the latest with the default names, the latest with the other names (its
     files and paths the default ones are not). Each case copies, records, updates, re-records
-    and tests a study: about two minutes of a 2-core machine. The commits between releases are
+    and tests a study (its research and house tests; its machinery is a fresh copy's, byte for
+    byte): about a minute and a half of a 2-core machine. The commits between releases are
     left out: `copier copy` and `copier update` take releases.
     """
     latest, previous = released()[:SUPPORTED]
@@ -414,15 +415,20 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     recorded = nox_session(study, "record")
     assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-3000:]
     commit_all(study, "Update to the template's latest release")
-    # The whole fast tier from the release before; from the latest, the research code's tests
-    # and the machinery's house (a module an earlier release left behind fails those), the rest
-    # as the freshly made study of the same answers runs it (tests/test_study.py).
+    # The machinery and its tests are now, byte for byte, those of a study copied fresh with
+    # the same answers, whose whole fast tier tests/test_study.py runs: so here, the research
+    # code's tests and the machinery's house (a module an earlier release left behind fails those).
+    fresh = copy_study(
+        repo, tmp_path / "fresh", vcs_ref=CURRENT, record_first_result=False, **HISTORY_ANSWERS[answers]
+    )
+    for machinery in ("src/study_machinery", "tests/machinery"):
+        assert tree(study / machinery) == tree(fresh / machinery), f"{machinery} differs from a fresh copy's"
     house = [
         "tests/test_experiment.py",
         "tests/machinery/test_architecture.py",
         "tests/machinery/test_layout.py",
     ]
-    tested = nox_session(study, "tests", "--", "-m", "not slow", *(house if commit == released()[0] else []))
+    tested = nox_session(study, "tests", "--", "-m", "not slow", *house)
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
     runs = json.loads((study / "results/smoke/metrics.json").read_text())
     assert "ablation/narrower" in runs and "ablation/no_weight_decay" not in runs
@@ -442,6 +448,15 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
         layers.write("NARROWER = [50]\n")
     status = run(["uv", "run", "--frozen", "dvc", "status"], study)
     assert status.returncode == 0 and "runs@smoke:" in status.stdout, status.stdout + status.stderr
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under FOLDER that git would see (no bytecode caches), with its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
 
 
 def nox_session(study: Path, name: str, *args: str) -> subprocess.CompletedProcess:
