@@ -416,8 +416,9 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-3000:]
     commit_all(study, "Update to the template's latest release")
     # The machinery and its tests are now, byte for byte, those of a study copied fresh with
-    # the same answers, whose whole fast tier tests/test_study.py runs: so here, the research
-    # code's tests and the machinery's house (a module an earlier release left behind fails those).
+    # the same answers; tests/test_study.py runs fresh studies' whole fast tier (the default
+    # answers, and other names on Python 3.10). So here, the research code's tests and the
+    # machinery's house (a module an earlier release left behind fails those).
     fresh = copy_study(
         repo, tmp_path / "fresh", vcs_ref=CURRENT, record_first_result=False, **HISTORY_ANSWERS[answers]
     )
