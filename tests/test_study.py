@@ -934,6 +934,17 @@ def test_only_the_runs_an_edit_changes_execute(default_study, tmp_path):
     }
 
 
+def finished_runs(runs: Path) -> set[Path]:
+    """The run folders of a tier that hold a metrics.json (an attempt, or the folder it replaces,
+    is not one), read while the tier swaps attempts in: os.walk passes over a folder renamed
+    away mid-walk, where Path.rglob raises."""
+    return {
+        Path(parent)
+        for parent, _, files in os.walk(runs)
+        if "metrics.json" in files and not parent.endswith((".attempt", ".replaced"))
+    }
+
+
 def test_a_killed_tier_resumes_and_records_the_same_result_bit_for_bit(default_study, tmp_path):
     """SIGKILL to a whole tier mid-way (parent and workers); the next record executes only the rest."""
     study = working_copy(default_study, tmp_path / "study")
@@ -953,18 +964,14 @@ def test_a_killed_tier_resumes_and_records_the_same_result_bit_for_bit(default_s
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while len(list((study / "runs/small").rglob("metrics.json"))) < 8 and time.monotonic() < deadline:
+    while len(finished_runs(study / "runs/small")) < 8 and time.monotonic() < deadline:
         assert tier.poll() is None, "the tier finished before it could be killed"
         time.sleep(0.02)
     os.killpg(tier.pid, signal.SIGKILL)
     tier.wait()
     # A run killed after it finished but before its attempt replaced its folder counts as one to
     # execute (it is then put in place without running again): only run folders are finished.
-    finished = {
-        path.parent
-        for path in (study / "runs/small").rglob("metrics.json")
-        if not path.parent.name.endswith(".attempt")
-    }
+    finished = finished_runs(study / "runs/small")
     assert 8 <= len(finished) < 30
     # The run in flight left nothing that could pass for a result.
     aggregated = uv_run(study, "python", "-m", "study_machinery", "aggregate", "small")

@@ -290,11 +290,31 @@ def test_the_summary_says_how_many_runs_execute_and_why():
 
 
 def test_a_tier_plans_every_variant_and_seed_and_keeps_runs_it_no_longer_has(tmp_path):
+    contract.register_configs()
     planned = plan("smoke", tmp_path)
     seeds = load_study().tiers["smoke"].seeds
     assert [(run.variant, run.seed) for run in planned] == [(v, s) for v in variants() for s in seeds]
     assert len({run.identity.key for run in planned}) == len(planned)
     (tmp_path / "baseline/gone/seed_0").mkdir(parents=True)
+    assert unused(tmp_path, planned) == ["baseline/gone/seed_0"]
+
+
+def test_a_run_folder_renamed_away_while_the_tier_is_read_is_passed_over(tmp_path, monkeypatch):
+    """A SLURM job swaps its finished attempt in while `status` reads the tier's folders: the
+    folder it was about to list is gone by then."""
+    contract.register_configs()
+    planned = plan("smoke", tmp_path)
+    (tmp_path / "baseline/gone/seed_0").mkdir(parents=True)
+    renamed = tmp_path / "proposed/seed_0.attempt"
+    (renamed / "checkpoints").mkdir(parents=True)
+    listed = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == str(renamed):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return listed(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
     assert unused(tmp_path, planned) == ["baseline/gone/seed_0"]
 
 

@@ -10,6 +10,7 @@ import copy
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,7 +215,13 @@ def unused(runs: Path, planned: list[Planned]) -> list[str]:
     So are their attempts (paths.attempt_dir); a planned run's attempt is the run's own.
     """
     planned_folders = {run_.folder.resolve() for run_ in planned}
-    folders = sorted(runs.rglob("seed_*")) if runs.is_dir() else []
+    # os.walk, not Path.rglob: a run executing meanwhile (a SLURM job's) renames its attempt into
+    # place, and os.walk passes over a folder gone mid-walk where rglob raises.
+    found = []
+    for parent, names, _ in os.walk(runs):
+        found += [Path(parent, name) for name in names if name.startswith("seed_")]
+        names[:] = [name for name in names if not name.startswith("seed_")]
+    folders = sorted(found)
 
     def run_folder(folder: Path) -> Path:
         for suffix in (paths.ATTEMPT, paths.REPLACED):
