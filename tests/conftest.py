@@ -163,6 +163,16 @@ def run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProces
     )
 
 
+def research_and_house_tests(study: Path) -> list[str]:
+    """The tests of a study's research code (tests/test_*.py) and the machinery's house tests,
+    which read the research package's files and imports: what a study runs whose machinery and
+    its tests are, byte for byte, a fresh default study's, which tests/test_study.py runs whole.
+    (The machinery's code and tests are the same in every study: contract.py alone is rendered,
+    with the import name.)"""
+    research = sorted(path.relative_to(study).as_posix() for path in (study / "tests").glob("test_*.py"))
+    return [*research, "tests/machinery/test_architecture.py", "tests/machinery/test_layout.py"]
+
+
 LONGEST = ("earlier_state", "docs_commands_run")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import copier
 import pytest
 import yaml
-from conftest import REPO, commit_all, copy_study, git, run, snapshot_template
+from conftest import REPO, commit_all, copy_study, git, research_and_house_tests, run, snapshot_template
 from packaging.version import Version
 from test_generate import RESEARCH
 
@@ -424,12 +424,7 @@ def test_a_study_from_an_earlier_state_updates_without_losing_work(commit, answe
     )
     for machinery in ("src/study_machinery", "tests/machinery"):
         assert tree(study / machinery) == tree(fresh / machinery), f"{machinery} differs from a fresh copy's"
-    house = [
-        "tests/test_experiment.py",
-        "tests/machinery/test_architecture.py",
-        "tests/machinery/test_layout.py",
-    ]
-    tested = nox_session(study, "tests", "--", "-m", "not slow", *house)
+    tested = nox_session(study, "tests", "--", "-m", "not slow", *research_and_house_tests(study))
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
     runs = json.loads((study / "results/smoke/metrics.json").read_text())
     assert "ablation/narrower" in runs and "ablation/no_weight_decay" not in runs
