@@ -179,17 +179,20 @@ def test_a_tier_of_runs_on_two_processes_each_gives_the_same_bits_on_cores_slurm
     for kind in ("variant/ablation", "variant/baseline", "search/baseline"):
         for file in (copy / "conf" / kind).glob("*.yaml"):
             file.unlink()
+    # At the small scale (8 epochs: 8.5 s a run of two processes here, 11.2 s at the 20 of
+    # medium), its recorded runs set aside: the bits of three executors are compared, not a record.
+    shutil.rmtree(copy / "runs/small")
     settings = yaml.safe_load((copy / "conf/study.yaml").read_text())
-    settings["tiers"]["medium"] = {"seeds": [0, 1]}
+    settings["tiers"]["small"] = {"seeds": [0, 1]}
     (copy / "conf/study.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     config = (copy / "conf/config.yaml").read_text()
     assert "distributed:\n  processes: 1\n" in config
     (copy / "conf/config.yaml").write_text(config.replace("processes: 1", "processes: 2"))
     env = {"PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8", **slurm}
-    tier = ["uv", "run", "--frozen", "python", "-m", "study_machinery", "tier", "medium"]
+    tier = ["uv", "run", "--frozen", "python", "-m", "study_machinery", "tier", "small"]
     local = run([*tier, "executor=cores"], copy, **env)
     assert local.returncode == 0, local.stderr
-    runs = copy / "runs/medium"
+    runs = copy / "runs/small"
     on_cores = recorded(runs)
     assert len(on_cores) == 4, "two runs, each with its metrics and epochs"
     for record in runs.rglob("run.json"):
@@ -204,7 +207,7 @@ def test_a_tier_of_runs_on_two_processes_each_gives_the_same_bits_on_cores_slurm
     for record in runs.rglob("run.json"):
         facts = json.loads(record.read_text())
         assert facts["distributed"]["world_size"] == 2 and facts["where"]["slurm"]["job_id"]
-    [script] = (copy / "jobs/medium").glob("*.sbatch")
+    [script] = (copy / "jobs/small").glob("*.sbatch")
     assert "#SBATCH --cpus-per-task=2" in script.read_text(), "a run's two processes, one thread each"
 
     # And on a Ray cluster of this machine for the tier's length: a task of two CPUs per run.
