@@ -5,6 +5,7 @@ dependency a reader has to follow.
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -145,7 +146,12 @@ FILE_NAMES = {
     if name.isupper() and isinstance(value, Path) and ("." in value.name or value.name.isupper())
 }
 # DVCLive's own files, which the machinery only looks for.
-NOT_OURS = {("study_machinery.tracking.dvclive_run", "metrics.json")}
+NOT_OURS = {("study_machinery.tracking.dvclive_run", name) for name in ("metrics.json", "dvc.yaml")}
+# core/environment.py imports nothing (the noxfile runs it as a file, before the study is
+# installed), so it names the one file it reads itself: pyproject.toml.
+STANDALONE = "study_machinery.core.environment"
+# What a string that names a file looks like: a name and an extension of the files a study holds.
+A_FILE_NAME = re.compile(r"^\.?[\w-]+(\.[\w-]+)*\.(json|log|ya?ml|lock|dvc|toml|cff|csv|md|tex|txt|cfg)$")
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
@@ -158,3 +164,19 @@ def test_file_names_are_spelt_only_in_paths(name):
         if isinstance(node, ast.Constant) and node.value in FILE_NAMES and (name, node.value) not in NOT_OURS
     }
     assert not spelt, f"{name} spells {sorted(spelt)}: use the names core/paths.py gives them"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_a_file_the_machinery_names_is_declared_in_paths(name):
+    """A new file name goes into core/paths.py first: spelt in another module, it is named here."""
+    if name in ("study_machinery.core.paths", STANDALONE):
+        return
+    spelt = {
+        node.value
+        for node in ast.walk(ast.parse(MODULES[name].read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and A_FILE_NAME.match(node.value)
+        and (name, node.value) not in NOT_OURS
+    }
+    assert not spelt, f"{name} spells {sorted(spelt)}: declare them in core/paths.py, and use its names"

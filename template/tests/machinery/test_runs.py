@@ -21,7 +21,7 @@ from study_machinery.executors import cores
 from study_machinery.results.aggregate import IncompleteRunsError, collect
 from study_machinery.runs import attempt, identity, ranks
 from study_machinery.runs.attempt import execute
-from study_machinery.runs.folder import STARTED, prepare_folder, recover
+from study_machinery.runs.folder import prepare_folder, recover
 from study_machinery.runs.plan import plan, state, summary, unused
 from study_machinery.tiers.batch import Batch, execute_batch
 
@@ -127,7 +127,7 @@ def test_a_killed_tier_leaves_no_partial_result_and_the_next_completes(tmp_path,
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     command = [sys.executable, "-c", STAND_IN, "stalls", *arguments]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    second = tmp_path / "proposed" / "seed_1" / STARTED
+    second = tmp_path / "proposed" / "seed_1" / paths.RUN_STARTED
     deadline = time.monotonic() + 120
     while not second.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -359,12 +359,14 @@ def test_an_interrupted_run_keeps_its_folder_and_a_changed_or_finished_one_start
     prepare_folder(folder, key)
     assert (folder / "checkpoint.pt").is_file(), "the same identity, unfinished: resumed"
     prepare_folder(folder, dataclasses.replace(key, code="changed"))
-    assert [path.name for path in folder.iterdir()] == [STARTED]
+    assert [path.name for path in folder.iterdir()] == [paths.RUN_STARTED]
     (folder / "checkpoint.pt").write_text("the last checkpoint")
     (folder / "metrics.json").write_text("{}")
     (folder / "run.log").write_text("Hydra's log of a run by hand")
     prepare_folder(folder, dataclasses.replace(key, code="changed"), keep=frozenset({"run.log"}))
-    assert sorted(path.name for path in folder.iterdir()) == ["run.log", STARTED], "finished: afresh"
+    assert sorted(path.name for path in folder.iterdir()) == ["run.log", paths.RUN_STARTED], (
+        "finished: afresh"
+    )
 
 
 def test_a_tier_shares_out_the_gpus_cuda_lets_it_see(monkeypatch):

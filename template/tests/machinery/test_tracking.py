@@ -28,7 +28,7 @@ def test_a_tracking_file_that_is_not_settings_is_named(tmp_path):
 def test_study_tracking_off_does_not_even_read_the_file(tmp_path, monkeypatch):
     path = tmp_path / "tracking.yaml"
     path.write_text("trackers: [mlfow]\n")
-    monkeypatch.setattr(tracking_settings, "TRACKING_FILE", path)
+    monkeypatch.setattr(paths, "TRACKING_FILE", path)
     monkeypatch.setenv(tracking_settings.SWITCH, "off")
     assert tracking_settings.active().trackers == []
 
@@ -63,7 +63,7 @@ def test_a_mistake_in_the_tracking_file_is_named(tmp_path, content, message):
 def test_study_tracking_off_turns_every_tracker_off(tmp_path, monkeypatch):
     path = tmp_path / "tracking.yaml"
     path.write_text(yaml.safe_dump({"trackers": ["dvclive", "mlflow", "wandb"]}))
-    monkeypatch.setattr(tracking_settings, "TRACKING_FILE", path)
+    monkeypatch.setattr(paths, "TRACKING_FILE", path)
     monkeypatch.setenv(tracking_settings.SWITCH, "on")
     assert len(tracking_settings.active().trackers) == 3
     monkeypatch.setenv(tracking_settings.SWITCH, "off")
@@ -79,7 +79,7 @@ def test_a_failing_tracker_is_named_and_the_run_recorded_all_the_same(
     path = tmp_path / "tracking.yaml"
     settings = {"trackers": ["mlflow"], "mlflow": {"tracking_uri": f"sqlite:///{blocker}/mlflow.db"}}
     path.write_text(yaml.safe_dump(settings))
-    monkeypatch.setattr(tracking_settings, "TRACKING_FILE", path)
+    monkeypatch.setattr(paths, "TRACKING_FILE", path)
     monkeypatch.setattr(tracking, "_failed", set())
     monkeypatch.setenv(tracking.FAILED, "")
     monkeypatch.setenv(tracking_settings.SWITCH, "on")

@@ -66,7 +66,7 @@ def environment_state() -> tuple[str, str]:
     state, detail = lock_state()
     if state != DONE:
         return state, detail
-    if not (ROOT / ".python-version").is_file():
+    if not paths.PYTHON_VERSION.is_file():
         return TODO, "no .python-version: write the Python version the study runs on into it"
     return (
         DONE,
@@ -251,7 +251,7 @@ def items() -> list[Item]:
         (
             completeness,
             "Training code",
-            _present([f"{code}/experiment.py", "conf/variant", "dvc.yaml"], "the code that trains"),
+            _present([f"{code}/experiment.py", "conf/variant", paths.DVC_YAML], "the code that trains"),
         ),
         (
             completeness,

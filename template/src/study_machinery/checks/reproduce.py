@@ -155,7 +155,7 @@ def reproduce(root: Path, tier: str | None = None, keep: bool = False) -> tuple[
     try:
         print(f"re-running the {tier} tier of commit {commit} in {clone} ...", flush=True)
         git(workdir, "clone", "--quiet", str(root), str(clone))
-        log = workdir / "clean-room.log"
+        log = workdir / paths.CLEAN_ROOM_LOG
         install(clone, env, log)
         restore_inputs(root, clone, env, log)
         # The tier as recorded, with the committed choices; then the search again from nothing,

@@ -24,6 +24,13 @@ RESULTS_DIR = ROOT / "results"
 README = ROOT / "README.md"
 LICENSE = ROOT / "LICENSE"
 LOCK = "uv.lock"  # the environment, every package pinned (core/locked.py reads it)
+PYTHON_VERSION = ROOT / ".python-version"  # the Python the study runs on, which uv reads
+DVC_YAML, DVC_LOCK = "dvc.yaml", "dvc.lock"  # the pipeline, and what its last run recorded
+# The raw data, and DVC's record of it (storage/fetch.py).
+RAW_DATA_DIR, RAW_POINTER = ROOT / "data" / "raw", ROOT / "data" / "raw.dvc"
+TRACKING_FILE = CONF_DIR / "tracking.yaml"  # the trackers every run logs to (tracking/settings.py)
+PUSH_LOG = ROOT / ".dvc" / "tmp" / "push.log"  # DVC's whole output of the last push (storage/push.py)
+CLEAN_ROOM_LOG = "clean-room.log"  # beside reproduce's clean room: its installs and DVC's output
 # A release (release/): the citation it stamps with its version and date, the Zenodo description
 # made from that, and the archive it writes into dist/ (git ignores dist/).
 CITATION, ZENODO = ROOT / "CITATION.cff", ROOT / ".zenodo.json"
@@ -40,6 +47,8 @@ RUN_RECORD = "run.json"  # the run's provenance: config, identity, code, environ
 RUN_LOG = "run.log"  # its log, the research code's warnings included
 EPOCHS = "epochs.json"  # its per-epoch scores (core/epochs.py)
 SUBMITTED = "submitted.json"  # in an attempt: the SLURM task given the run (executors/slurm_jobs.py)
+RUN_STARTED = "started.json"  # the identity of the run its latest attempt started: the same resumes
+LAUNCHER_LOG = "launcher.log"  # a run of several processes: torch.distributed.run's output (runs/ranks.py)
 # The files of a tier's recorded result (results/TIER/): the aggregate stage's, then the report's.
 SUMMARY = "metrics.json"  # each variant's mean, spread and interval per metric
 COMPARISONS = "comparisons.json"  # each variant against the method: difference, p-values, verdict

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from study_machinery.core.paths import LOCK, ROOT
+from study_machinery.core.paths import DVC_LOCK, LOCK, ROOT
 
 PACKAGES = ("numpy", "scipy", "scikit-learn", "torch", "hydra-core", "omegaconf", "threadpoolctl")
 
@@ -50,7 +50,7 @@ def lock_sha256(root: Path = ROOT) -> str | None:
 def data_hashes(root: Path = ROOT) -> dict[str, str]:
     """MD5 of every DVC-tracked data path, as DVC recorded them (dvc.lock, *.dvc)."""
     hashes = {}
-    records = [root / "dvc.lock", *root.glob("data/*.dvc")]
+    records = [root / DVC_LOCK, *root.glob("data/*.dvc")]
     for record in filter(Path.is_file, records):
         content = yaml.safe_load(record.read_text()) or {}
         stages = content.get("stages", {"": content}).values()

@@ -41,10 +41,6 @@ def write_json(path: Path, content: dict) -> None:
             os.close(folder)
 
 
-# The identity of the run a folder's latest attempt started: a rerun with the same one resumes.
-STARTED = "started.json"
-
-
 def prepare_folder(
     folder: Path, key: identity.Identity, keep: frozenset[str] = frozenset(), fresh: bool = False
 ) -> None:
@@ -52,7 +48,7 @@ def prepare_folder(
     interrupted with the same identity, the folder as it left it: its checkpoints, and its log,
     which the new attempt goes on. A finished run, one of another identity, or any run when
     `fresh` (`--rerun-all`), starts afresh."""
-    started = folder / STARTED
+    started = folder / paths.RUN_STARTED
     expected = json_text(key.record())
     interrupted = folder.is_dir() and not (folder / paths.RUN_METRICS).exists()
     if not fresh and interrupted and started.is_file() and started.read_text(encoding="utf-8") == expected:

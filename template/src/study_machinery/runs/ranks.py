@@ -33,9 +33,9 @@ from study_machinery.core import paths, provenance
 from study_machinery.core.environment import run_environment
 from study_machinery.core.errors import StudyError, first_line
 
-# The launcher's output (torch.distributed.run's, and what the processes print), in the scratch
-# folder; kept in the attempt where the launcher failed with no process's error to say why.
-LAUNCHER_LOG = "launcher.log"
+# The launcher's output (paths.LAUNCHER_LOG: torch.distributed.run's, and what the processes
+# print) is in the scratch folder; kept in the attempt where the launcher failed with no
+# process's error to say why.
 # How often rank 0 looks for the other processes' facts once its own part is done, in seconds.
 POLL_SECONDS = 0.1
 
@@ -163,8 +163,8 @@ def _failure(scratch: Path, attempt: Path, count: int, code: int) -> Exception:
     """Why the launcher ended with `code`: a process ended by a signal (the OOM killer, a
     preemption), which wrote no error and whose end the others' errors only follow from; else
     the first process's error; else the launcher's last word. Its output stays in the attempt."""
-    kept = attempt / LAUNCHER_LOG
-    shutil.copyfile(scratch / LAUNCHER_LOG, kept)
+    kept = attempt / paths.LAUNCHER_LOG
+    shutil.copyfile(scratch / paths.LAUNCHER_LOG, kept)
     said = kept.read_text(encoding="utf-8", errors="replace")
     killed = _killed(said)
     if killed is not None:
@@ -209,14 +209,14 @@ def launch(
             "STUDY_RANKS_WHERE": json.dumps(provenance.where()),
             "STUDY_RANKS_PARENT": str(os.getpid()),
         }
-        output = Path(scratch) / LAUNCHER_LOG
+        output = Path(scratch) / paths.LAUNCHER_LOG
         with output.open("w", encoding="utf-8") as out:
             code = subprocess.call(
                 command, env=environment, cwd=paths.ROOT, stdout=out, stderr=subprocess.STDOUT
             )
         if code != 0:
             raise _failure(Path(scratch), attempt, count, code)
-    (attempt / LAUNCHER_LOG).unlink(missing_ok=True)  # an earlier attempt's, which failed
+    (attempt / paths.LAUNCHER_LOG).unlink(missing_ok=True)  # an earlier attempt's, which failed
     return json.loads((attempt / paths.RUN_METRICS).read_text(encoding="utf-8"))
 
 

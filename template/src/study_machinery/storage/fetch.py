@@ -18,21 +18,19 @@ from study_machinery import contract
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
 
-RAW_DIR = paths.ROOT / "data" / "raw"
-POINTER = RAW_DIR.with_name("raw.dvc")
+POINTER = paths.shown(paths.RAW_POINTER)  # data/raw.dvc, as the messages name it
 
 
 def _recorded() -> str | None:
     """The MD5 that data/raw.dvc records for the folder, None when there is no such file."""
-    if not POINTER.is_file():
+    if not paths.RAW_POINTER.is_file():
         return None
     try:
-        outs = (yaml.safe_load(POINTER.read_text(encoding="utf-8")) or {}).get("outs", [])
+        outs = (yaml.safe_load(paths.RAW_POINTER.read_text(encoding="utf-8")) or {}).get("outs", [])
         return outs[0].get("md5") if outs else None
     except (yaml.YAMLError, AttributeError, IndexError, TypeError):
         raise StudyError(
-            f"{paths.shown(POINTER)} is not a .dvc file DVC wrote: restore it with "
-            f"`git checkout {paths.shown(POINTER)}`."
+            f"{POINTER} is not a .dvc file DVC wrote: restore it with `git checkout {POINTER}`."
         ) from None
 
 
@@ -52,22 +50,22 @@ def check_module(module: str, shown: str) -> None:
 
 def fetch_raw(module: str | None, shown: str) -> str:
     """Put data/raw in place from `module`, or with `dvc pull` when it is None; what was done, in words."""
-    raw = paths.shown(RAW_DIR)
+    raw = paths.shown(paths.RAW_DATA_DIR)
     if module is None:
-        _run(sys.executable, "-m", "dvc", "pull", "--quiet", paths.shown(POINTER))
+        _run(sys.executable, "-m", "dvc", "pull", "--quiet", POINTER)
         return f"{raw} pulled from the DVC remote"
     check_module(module, shown)
-    before = POINTER.read_text(encoding="utf-8") if POINTER.is_file() else None
+    before = paths.RAW_POINTER.read_text(encoding="utf-8") if paths.RAW_POINTER.is_file() else None
     recorded = _recorded()
     _run(sys.executable, "-m", module, raw)
     _run(sys.executable, "-m", "dvc", "add", "--quiet", raw)
     fetched = _recorded()
     if before is not None and recorded is not None and fetched != recorded:
-        POINTER.write_text(before, encoding="utf-8")
+        paths.RAW_POINTER.write_text(before, encoding="utf-8")
         raise StudyError(
-            f"{module} put other data in {raw} than {paths.shown(POINTER)} records (MD5 {fetched}, "
-            f"recorded {recorded}); {paths.shown(POINTER)} is kept as committed. Fetch the recorded "
+            f"{module} put other data in {raw} than {POINTER} records (MD5 {fetched}, "
+            f"recorded {recorded}); {POINTER} is kept as committed. Fetch the recorded "
             "data with `uv run dvc pull`, or, if the new data is meant, `uv run dvc add data/raw` and "
             "record again."
         )
-    return f"{raw} fetched by {module} and tracked by DVC ({paths.shown(POINTER)})"
+    return f"{raw} fetched by {module} and tracked by DVC ({POINTER})"

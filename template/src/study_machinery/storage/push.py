@@ -14,7 +14,6 @@ import sys
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError
 
-LOG = paths.ROOT / ".dvc" / "tmp" / "push.log"
 # The lines of DVC 3 this reads, e.g.
 #   ERROR: failed to transfer '3e5dd1b8...' - Could not connect to the endpoint URL: "http://..."
 #   ERROR: failed to push data to the cloud - 55 files failed to upload
@@ -67,7 +66,7 @@ def outcome(output: str) -> tuple[int, str | None, bool]:
 def summary(output: str, where: str, failed: bool) -> str:
     """One line for a push: what DVC sent, or how many objects it could not send, why, and what next."""
     again = "run `uvx nox -s push` again"
-    log = f"DVC's whole output: {paths.shown(LOG)}"
+    log = f"DVC's whole output: {paths.shown(paths.PUSH_LOG)}"
     if not failed:
         said = [line.strip() for line in output.splitlines() if line.strip()]
         return f"pushed to the DVC remote {where}: {said[-1] if said else 'done'}"
@@ -96,8 +95,8 @@ def push(targets: list[str], remote_name: str | None = None, jobs: int | None = 
     print(f"pushing to the DVC remote {where} ...", flush=True)
     done = subprocess.run(command, cwd=paths.ROOT, capture_output=True, text=True, check=False)
     output = done.stdout + done.stderr
-    LOG.parent.mkdir(parents=True, exist_ok=True)
-    LOG.write_text(output, encoding="utf-8")
+    paths.PUSH_LOG.parent.mkdir(parents=True, exist_ok=True)
+    paths.PUSH_LOG.write_text(output, encoding="utf-8")
     failed = done.returncode != 0
     said = summary(output if failed else done.stdout, where, failed)
     if failed:

@@ -12,9 +12,6 @@ from pathlib import Path
 from study_machinery.core import paths
 from study_machinery.core.settings import read_settings
 
-TRACKING_FILE = paths.CONF_DIR / "tracking.yaml"
-
-
 SWITCH = "STUDY_TRACKING"
 
 
@@ -59,7 +56,7 @@ class Settings:
 
 def load(path: Path | None = None) -> Settings:
     """conf/tracking.yaml, checked against its schema; no file (a study older than 0.5): no tracker."""
-    path = path or TRACKING_FILE
+    path = path or paths.TRACKING_FILE
     return read_settings(path, Settings) if path.is_file() else Settings()
 
 
