@@ -11,6 +11,7 @@ import jinja2.sandbox
 import pytest
 import yaml
 from conftest import CONFIG, REPO, axes, copy_study, git, run
+from import_graph import ARROW, draw
 
 STATIC = {
     ".copier-answers.yml",
@@ -424,3 +425,19 @@ def test_docs_layout_md_names_every_subpackage_and_module_of_the_machinery():
     for module in MACHINERY[""]:
         if module not in ("__init__", "__main__"):
             assert f"    {module}.py " in tree, f"docs/layout.md does not show {module}.py"
+
+
+def test_docs_layout_md_draws_the_import_graph_the_code_has():
+    """Its drawing is the one tasks/import_graph.py makes from the template's files, and every
+    arrow points to a line above its own: no part of a study imports one drawn below it."""
+    text = (REPO / "docs" / "layout.md").read_text()
+    marker = "<!-- the import graph, as `python tasks/import_graph.py` draws it"
+    drawing = re.search(re.escape(marker) + r"[^>]*-->\n```text\n(.*?)\n```", text, re.S)
+    assert drawing, "docs/layout.md has lost its drawing of the import graph"
+    assert drawing.group(1) == draw(), "run `python tasks/import_graph.py`: put its drawing in docs/layout.md"
+    above: list[str] = []
+    for line in drawing.group(1).splitlines():
+        part, _, imported = (side.strip() for side in line.partition(ARROW))
+        pointing_down = [name for name in imported.split(", ") if name != "nothing" and name not in above]
+        assert not pointing_down, f"{part} imports {pointing_down}, drawn below it"
+        above.append(part)
