@@ -22,7 +22,7 @@ from pathlib import Path
 
 STUDY = Path("conf/study.yaml")
 RUNS = Path("runs")
-# The names the machinery gives them (src/study_machinery/core/paths.py, runs/run.py).
+# The names the machinery gives them (src/study_machinery/core/paths.py, runs/execution.py).
 METRICS, RECORD, SUBMITTED, STARTED, ATTEMPT = (
     "metrics.json",
     "run.json",
@@ -55,7 +55,7 @@ def read_json(path: Path) -> dict:
 
 
 def write_json(path: Path, content: dict) -> None:
-    """As the machinery writes a record (runs/run.py's json_text)."""
+    """As the machinery writes a record (runs/folder.py's json_text)."""
     path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
 
 

@@ -116,7 +116,7 @@ MACHINERY = {
         "study",
     ],
     "tracking": ["__init__", "dvclive_run", "mlflow_run", "settings", "wandb_run"],
-    "runs": ["__init__", "ablations", "attempt", "folder", "identity", "plan", "ranks", "run"],
+    "runs": ["__init__", "ablations", "attempt", "execution", "folder", "identity", "plan", "ranks"],
     "executors": [
         "__init__",
         "basic",

@@ -39,11 +39,11 @@ def _absolute(path: str) -> Path:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from study_machinery import contract
     from study_machinery.core.study import check_config_files
-    from study_machinery.runs import run
+    from study_machinery.runs import execution
 
     check_config_files()
     contract.register_configs()
-    run.one(args.overrides)
+    execution.by_hand(args.overrides)
     return 0
 
 

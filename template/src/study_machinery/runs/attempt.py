@@ -18,7 +18,7 @@ from pathlib import Path
 from study_machinery import contract
 from study_machinery.core import paths
 from study_machinery.core.errors import StudyError, first_line
-from study_machinery.runs import ranks, run
+from study_machinery.runs import execution, ranks
 from study_machinery.runs.folder import prepare_attempt, swap_in
 from study_machinery.runs.plan import Planned, planned_from
 
@@ -57,7 +57,7 @@ def execute(run_: Planned, keep: frozenset[str] = frozenset()) -> Outcome:
     log_file = attempt / paths.RUN_LOG
     with _logged(log_file):
         try:
-            run.perform(
+            execution.perform(
                 run_.config,
                 run_.resolved,
                 attempt,
@@ -117,7 +117,7 @@ def execute_rank(overrides: list[str], folder: Path, attempt: Path, key: str, ti
                     "started: not run. Start it again."
                 )
             if here.rank == 0:
-                run.perform(
+                execution.perform(
                     run_.config, run_.resolved, attempt, run_.identity, tier, recorded_as=folder, part=here
                 )
             else:

@@ -2,14 +2,14 @@
 starts them, each is handed the run's overrides and checks that they compose to the very run
 planned, and rank 0 records the run as a run of one process records itself.
 
-runs/run.py calls `launch` instead of the research code when N > 1:
+runs/execution.py calls `launch` instead of the research code when N > 1:
 
     python -m study_machinery.runs.ranks --standalone --nproc-per-node N --module study_machinery \\
         rank OVERRIDES --folder RUN --attempt ATTEMPT --identity KEY [--tier TIER]
 
 `python -m study_machinery.runs.ranks` is torch.distributed.run, which ends with its parent
 (a run killed leaves no process behind); `--standalone` has it pick a free port, so runs on one
-machine never collide. Rank 0 performs the run as run.perform does in one process (its trackers,
+machine never collide. Rank 0 performs the run as execution.perform does in one process (its trackers,
 epochs.json, run.json, metrics.json, the checkpoint its research code writes); the others run the
 research code with an `on_epoch` that does nothing. Each process writes what it ran on into a
 scratch folder of the launch (STUDY_RANKS_SCRATCH), which rank 0 waits for and records in

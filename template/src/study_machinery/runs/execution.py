@@ -156,6 +156,6 @@ def start(ours: list[str], theirs: list[str]) -> None:
     main()
 
 
-def one(arguments: list[str]) -> None:
+def by_hand(arguments: list[str]) -> None:
     """One run, into outputs/SCALE/VARIANT/seed_SEED unless the arguments say otherwise."""
     start(paths.single_run_overrides(), arguments)
