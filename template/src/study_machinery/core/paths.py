@@ -48,7 +48,10 @@ RUN_LOG = "run.log"  # its log, the research code's warnings included
 EPOCHS = "epochs.json"  # its per-epoch scores (core/epochs.py)
 SUBMITTED = "submitted.json"  # in an attempt: the SLURM task given the run (executors/slurm_jobs.py)
 RUN_STARTED = "started.json"  # the identity of the run its latest attempt started: the same resumes
-LAUNCHER_LOG = "launcher.log"  # a run of several processes: torch.distributed.run's output (runs/ranks.py)
+# A run of several processes (runs/ranks.py): the launcher's output, torch.distributed.run's and the
+# processes', in the launch's scratch folder; kept in the attempt where the launcher failed with no
+# process's error to say why.
+LAUNCHER_LOG = "launcher.log"
 # The files of a tier's recorded result (results/TIER/): the aggregate stage's, then the report's.
 SUMMARY = "metrics.json"  # each variant's mean, spread and interval per metric
 COMPARISONS = "comparisons.json"  # each variant against the method: difference, p-values, verdict

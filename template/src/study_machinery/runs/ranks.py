@@ -33,9 +33,6 @@ from study_machinery.core import paths, provenance
 from study_machinery.core.environment import run_environment
 from study_machinery.core.errors import StudyError, first_line
 
-# The launcher's output (paths.LAUNCHER_LOG: torch.distributed.run's, and what the processes
-# print) is in the scratch folder; kept in the attempt where the launcher failed with no
-# process's error to say why.
 # How often rank 0 looks for the other processes' facts once its own part is done, in seconds.
 POLL_SECONDS = 0.1
 
