@@ -427,6 +427,21 @@ def test_docs_layout_md_names_every_subpackage_and_module_of_the_machinery():
             assert f"    {module}.py " in tree, f"docs/layout.md does not show {module}.py"
 
 
+def test_the_machinery_and_its_tests_are_the_same_code_in_every_study():
+    """Only contract.py is rendered (with the import name), and no file of the machinery or of its
+    tests is there for some answers only: so the PyTorch study and the history updates may leave
+    tests/machinery to the default study (research_and_house_tests in conftest.py)."""
+    rendered = [
+        path.relative_to(REPO / "template").as_posix()
+        for folder in ("src/study_machinery", "tests/machinery")
+        for path in (REPO / "template" / folder).rglob("*")
+        if path.suffix == ".jinja" or "{" in path.relative_to(REPO / "template").as_posix()
+    ]
+    assert rendered == ["src/study_machinery/contract.py.jinja"]
+    contract = (REPO / "template/src/study_machinery/contract.py.jinja").read_text()
+    assert "{%" not in contract and set(re.findall(r"{{\s*(\w+)\s*}}", contract)) == {"import_name"}
+
+
 def test_docs_layout_md_draws_the_import_graph_the_code_has():
     """Its drawing is the one tasks/import_graph.py makes from the template's files, and every
     arrow points to a line above its own: no part of a study imports one drawn below it."""

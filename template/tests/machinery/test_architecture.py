@@ -154,29 +154,29 @@ STANDALONE = "study_machinery.core.environment"
 A_FILE_NAME = re.compile(r"^\.?[\w-]+(\.[\w-]+)*\.(json|log|ya?ml|lock|dvc|toml|cff|csv|md|tex|txt|cfg)$")
 
 
+def strings(name: str) -> set[str]:
+    """The strings a module spells, but those of files it only looks for (NOT_OURS)."""
+    return {
+        node.value
+        for node in ast.walk(ast.parse(MODULES[name].read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and (name, node.value) not in NOT_OURS
+    }
+
+
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_file_names_are_spelt_only_in_paths(name):
     if name == "study_machinery.core.paths":
         return
-    spelt = {
-        node.value
-        for node in ast.walk(ast.parse(MODULES[name].read_text(encoding="utf-8")))
-        if isinstance(node, ast.Constant) and node.value in FILE_NAMES and (name, node.value) not in NOT_OURS
-    }
+    spelt = strings(name) & FILE_NAMES
     assert not spelt, f"{name} spells {sorted(spelt)}: use the names core/paths.py gives them"
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_a_file_the_machinery_names_is_declared_in_paths(name):
-    """A new file name goes into core/paths.py first: spelt in another module, it is named here."""
+    """A new file name goes into core/paths.py first: one spelt in another module fails here."""
     if name in ("study_machinery.core.paths", STANDALONE):
         return
-    spelt = {
-        node.value
-        for node in ast.walk(ast.parse(MODULES[name].read_text(encoding="utf-8")))
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and A_FILE_NAME.match(node.value)
-        and (name, node.value) not in NOT_OURS
-    }
+    spelt = {value for value in strings(name) if A_FILE_NAME.match(value)}
     assert not spelt, f"{name} spells {sorted(spelt)}: declare them in core/paths.py, and use its names"
